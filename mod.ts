@@ -1,0 +1,37 @@
+/**
+ * h2ws: WebSocket over HTTP/2 (RFC 8441) for Node, Deno and Bun.
+ *
+ * An HTTP/2 endpoint that advertises SETTINGS_ENABLE_CONNECT_PROTOCOL, accepts extended
+ * CONNECT with `:protocol = websocket`, and bridges each tunnel to an HTTP/1.1 WebSocket
+ * backend. HTTP/1.1 `Upgrade: websocket` on the same port is bridged the same way.
+ *
+ * @example Bridge browsers' WebSockets over HTTP/2 to an unchanged `ws` server
+ * ```ts
+ * import { createGateway } from './mod.ts';
+ *
+ * const gateway = await createGateway({
+ *   listen: '127.0.0.1:8443',
+ *   selfSigned: true,
+ *   routes: { '/chat': 'ws://127.0.0.1:9000' },
+ * });
+ * console.log(`listening on ${gateway.url}`);
+ * // later: await gateway.close(); // GOAWAY, drain, then close
+ * ```
+ *
+ * @module
+ */
+export { createGateway, type GatewayConfig } from './src/create-gateway.ts';
+export { Gateway, type GatewayHooks, type TunnelEvent } from './src/server/gateway.ts';
+export type { FetchHandler } from './src/server/fetch-adapter.ts';
+export type { GatewayOptions, Limits, Timeouts, TlsOptions } from './src/config/options.ts';
+export { DEFAULT_LIMITS, DEFAULT_TIMEOUTS } from './src/config/options.ts';
+export { parseConfigFile } from './src/config/resolve.ts';
+export { ErrorCode, H2wsError } from './src/errors.ts';
+export { H2ErrorCode } from './src/h2/error-codes.ts';
+export { validateExtendedConnect, WEBSOCKET_VERSION } from './src/handshake/extended-connect.ts';
+export { validateH1Upgrade } from './src/handshake/h1-upgrade.ts';
+export { computeAccept, generateKey } from './src/handshake/accept.ts';
+export { parseResponseHead, verifyUpgradeResponse, type Negotiated } from './src/handshake/backend-response.ts';
+export type { WebSocketRequest, Rejection, HandshakeResult } from './src/handshake/websocket-request.ts';
+export { type Outcome } from './src/tunnel/outcomes.ts';
+export { VERSION } from './src/version.ts';

@@ -1,0 +1,59 @@
+import { DEFAULT_LIMITS, DEFAULT_TIMEOUTS } from '../config/options.ts';
+
+export const HELP = `h2ws: WebSocket over HTTP/2 (RFC 8441) gateway to HTTP/1.1 WebSocket backends
+
+Usage:
+  h2ws [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE | --self-signed]
+       [--backend WS_URL] [--route PATH_PREFIX=WS_URL]... [--config FILE.json]
+       [--help] [--version]
+
+Options:
+  --listen HOST:PORT     Address to listen on. Default 127.0.0.1:8443 with TLS,
+                         127.0.0.1:8080 without. Use port 0 for any free port.
+  --tls-cert FILE        PEM certificate chain; serves TLS with ALPN h2 and http/1.1.
+  --tls-key FILE         PEM private key for --tls-cert.
+  --self-signed          Serve TLS with a certificate made at start-up (for trying out).
+                         Without any TLS option h2ws serves cleartext: h2c with prior
+                         knowledge and HTTP/1.1 on the same port.
+  --backend WS_URL       Default route: every WebSocket path goes to this backend
+                         (ws://host:port[/path] or wss://...).
+  --route PREFIX=WS_URL  Route paths under PREFIX to WS_URL; repeatable. The longest
+                         prefix wins, prefixes match whole path segments, and a path
+                         with no route gets 404. A backend URL with a path replaces
+                         the prefix; one without keeps the client's path as is.
+  --config FILE.json     JSON config with the same fields plus limits and timeouts.
+                         Flags override the file.
+  --help                 Show this help.
+  --version              Print the version.
+
+With no --backend, --route or --config backend, h2ws starts its embedded demo: an
+echo/chat backend in-process and a demo page at /.
+
+Config file (every field optional):
+  {
+    "listen": "127.0.0.1:8443",
+    "tls": { "cert": "cert.pem", "key": "key.pem" },   or   "selfSigned": true,
+    "backend": "ws://127.0.0.1:9000",
+    "routes": { "/chat": "ws://127.0.0.1:9001" },
+    "limits": {
+      "maxTunnels": ${DEFAULT_LIMITS.maxTunnels},
+      "maxStreamsPerConnection": ${DEFAULT_LIMITS.maxStreamsPerConnection},
+      "maxHeaderListSize": ${DEFAULT_LIMITS.maxHeaderListSize},
+      "maxBufferedBytesPerTunnel": ${DEFAULT_LIMITS.maxBufferedBytesPerTunnel}
+    },
+    "timeouts": {
+      "handshakeMs": ${DEFAULT_TIMEOUTS.handshakeMs},
+      "backendConnectMs": ${DEFAULT_TIMEOUTS.backendConnectMs},
+      "backendUpgradeMs": ${DEFAULT_TIMEOUTS.backendUpgradeMs},
+      "idleMs": ${DEFAULT_TIMEOUTS.idleMs},
+      "drainMs": ${DEFAULT_TIMEOUTS.drainMs},
+      "pingIntervalMs": ${DEFAULT_TIMEOUTS.pingIntervalMs}
+    }
+  }
+
+Signals: SIGTERM or SIGINT drain gracefully (GOAWAY, then open tunnels get up to
+timeouts.drainMs), then h2ws exits 0. Bad flags or config exit 2.
+
+Runs the same under Node, Deno and Bun:
+  node bin/h2ws.js ...   deno run -A bin/h2ws.js ...   bun bin/h2ws.js ...
+`;

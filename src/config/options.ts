@@ -1,0 +1,61 @@
+import type { Route } from '../routing/route-table.ts';
+
+/** Limits, each with a safe default (see the README's "Limits and tuning"). */
+export interface Limits {
+  /** Open tunnels across the process; past it, RST_STREAM REFUSED_STREAM on h2 and 503 on HTTP/1.1. */
+  readonly maxTunnels: number;
+  /** Advertised as SETTINGS_MAX_CONCURRENT_STREAMS (RFC 9113 §6.5.2). */
+  readonly maxStreamsPerConnection: number;
+  /** Advertised as SETTINGS_MAX_HEADER_LIST_SIZE and enforced on HTTP/1.1 heads. */
+  readonly maxHeaderListSize: number;
+  /** What h2ws holds in memory for a slow reader, per tunnel (both directions together). */
+  readonly maxBufferedBytesPerTunnel: number;
+}
+
+export interface Timeouts {
+  /** TLS handshake and first bytes from a new client connection. */
+  readonly handshakeMs: number;
+  /** TCP (and TLS) connect to the backend; past it, 502. */
+  readonly backendConnectMs: number;
+  /** The backend's answer to the upgrade; past it, 504. */
+  readonly backendUpgradeMs: number;
+  /** A tunnel with no bytes either way is closed; 0 turns it off (the default). */
+  readonly idleMs: number;
+  /** The graceful-shutdown deadline for open tunnels. */
+  readonly drainMs: number;
+  /** HTTP/2 PING interval for sessions whose peer may have vanished; 0 turns it off. */
+  readonly pingIntervalMs: number;
+}
+
+export type TlsOptions = { readonly cert: string; readonly key: string } | { readonly selfSigned: true };
+
+/** Everything a gateway needs, validated and frozen. */
+export interface GatewayOptions {
+  readonly host: string;
+  readonly port: number;
+  /** PEM certificate and key, a self-signed certificate, or undefined for cleartext. */
+  readonly tls: TlsOptions | undefined;
+  readonly routes: readonly Route[];
+  readonly limits: Limits;
+  readonly timeouts: Timeouts;
+}
+
+export const DEFAULT_LIMITS: Limits = Object.freeze({
+  maxTunnels: 10_000,
+  maxStreamsPerConnection: 256,
+  maxHeaderListSize: 65_536,
+  maxBufferedBytesPerTunnel: 1_048_576,
+});
+
+export const DEFAULT_TIMEOUTS: Timeouts = Object.freeze({
+  handshakeMs: 10_000,
+  backendConnectMs: 5_000,
+  backendUpgradeMs: 10_000,
+  idleMs: 0,
+  drainMs: 30_000,
+  pingIntervalMs: 0,
+});
+
+export const DEFAULT_HOST = '127.0.0.1';
+export const DEFAULT_TLS_PORT = 8443;
+export const DEFAULT_CLEARTEXT_PORT = 8080;

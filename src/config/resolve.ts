@@ -1,0 +1,79 @@
+import { ErrorCode, H2wsError } from '../errors.ts';
+import { parseBackendUrl, type Route } from '../routing/route-table.ts';
+import type { CliArgs } from './argv.ts';
+import { parseListenAddress } from './listen-address.ts';
+import {
+  DEFAULT_CLEARTEXT_PORT, DEFAULT_HOST, DEFAULT_LIMITS, DEFAULT_TIMEOUTS, DEFAULT_TLS_PORT,
+  type GatewayOptions, type TlsOptions,
+} from './options.ts';
+import { type ConfigFile, configFileSchema, describeIssue } from './schema.ts';
+
+function fail(field: string, message: string): never {
+  throw new H2wsError(ErrorCode.CONFIG, message, { field });
+}
+
+/** Validates a parsed JSON config file; throws H2wsError naming the field. */
+export function parseConfigFile(json: unknown): ConfigFile {
+  const result = configFileSchema.safeParse(json);
+  if (!result.success) {
+    const { field, message } = describeIssue(result.error);
+    fail(field, message);
+  }
+  return result.data;
+}
+
+/**
+ * Merges a config file and the command line (flags win) into frozen GatewayOptions.
+ * `readText` reads the TLS files, so this stays free of I/O of its own.
+ * `embedded` is true when neither names a backend: the caller starts the built-in demo.
+ */
+export function resolveOptions(
+  file: ConfigFile,
+  args: CliArgs,
+  readText: (path: string, field: string) => string,
+): { options: GatewayOptions; embedded: boolean } {
+  // TLS: flags replace the file's choice.
+  const certPath = args.tlsCert ?? (args.tlsKey === undefined ? file.tls?.cert : undefined);
+  const keyPath = args.tlsKey ?? (args.tlsCert === undefined ? file.tls?.key : undefined);
+  const selfSigned = args.selfSigned || (args.tlsCert === undefined && args.tlsKey === undefined && file.selfSigned === true);
+  if ((certPath === undefined) !== (keyPath === undefined)) {
+    fail(certPath === undefined ? '--tls-cert' : '--tls-key', '--tls-cert and --tls-key go together; give both, or --self-signed');
+  }
+  if (selfSigned && certPath !== undefined) fail('--self-signed', '--self-signed cannot be combined with --tls-cert/--tls-key');
+  let tls: TlsOptions | undefined;
+  if (certPath !== undefined && keyPath !== undefined) {
+    tls = { cert: readText(certPath, '--tls-cert'), key: readText(keyPath, '--tls-key') };
+  } else if (selfSigned) {
+    tls = { selfSigned: true };
+  }
+
+  const listenText = args.listen ?? file.listen;
+  const listen = listenText === undefined
+    ? { host: DEFAULT_HOST, port: tls === undefined ? DEFAULT_CLEARTEXT_PORT : DEFAULT_TLS_PORT }
+    : parseListenAddress(listenText, DEFAULT_HOST);
+  if (listen instanceof Error) fail(args.listen !== undefined ? '--listen' : 'listen', `listen: ${listen.message}`);
+
+  const routes = new Map<string, Route>();
+  const addRoute = (prefix: string, url: string, field: string) => {
+    if (!prefix.startsWith('/')) fail(field, `${field}: route prefix "${prefix}" must start with "/"`);
+    try {
+      routes.set(prefix, { prefix, backend: parseBackendUrl(url) });
+    } catch (err) {
+      fail(field, `${field}: ${(err as Error).message}`);
+    }
+  };
+  if (file.backend !== undefined) addRoute('/', file.backend, 'backend');
+  for (const [prefix, url] of Object.entries(file.routes ?? {})) addRoute(prefix, url, `routes.${prefix}`);
+  if (args.backend !== undefined) addRoute('/', args.backend, '--backend');
+  for (const [prefix, url] of args.routes) addRoute(prefix, url, '--route');
+
+  const options: GatewayOptions = {
+    host: listen.host,
+    port: listen.port,
+    tls,
+    routes: Object.freeze([...routes.values()]),
+    limits: Object.freeze({ ...DEFAULT_LIMITS, ...file.limits }),
+    timeouts: Object.freeze({ ...DEFAULT_TIMEOUTS, ...file.timeouts }),
+  };
+  return { options: Object.freeze(options), embedded: routes.size === 0 };
+}

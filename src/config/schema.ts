@@ -1,0 +1,52 @@
+import { z } from 'zod';
+
+/**
+ * The JSON config file (`--config FILE.json`) and the library's input share this schema.
+ * Objects are strict, so a misspelt field is reported rather than ignored.
+ */
+const positiveInt = z.number().int().positive();
+const nonNegativeInt = z.number().int().nonnegative();
+
+export const limitsSchema = z.strictObject({
+  maxTunnels: positiveInt.optional(),
+  maxStreamsPerConnection: positiveInt.max(2 ** 31 - 1).optional(),
+  maxHeaderListSize: positiveInt.min(1024).optional(),
+  maxBufferedBytesPerTunnel: positiveInt.min(16_384).optional(),
+});
+
+export const timeoutsSchema = z.strictObject({
+  handshakeMs: positiveInt.optional(),
+  backendConnectMs: positiveInt.optional(),
+  backendUpgradeMs: positiveInt.optional(),
+  idleMs: nonNegativeInt.optional(),
+  drainMs: nonNegativeInt.optional(),
+  pingIntervalMs: nonNegativeInt.optional(),
+});
+
+export const configFileSchema = z.strictObject({
+  /** "HOST:PORT" */
+  listen: z.string().optional(),
+  tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
+  selfSigned: z.boolean().optional(),
+  /** The default route, the same as `--backend`. */
+  backend: z.string().optional(),
+  /** Path prefix → backend URL, the same as `--route PREFIX=URL`. */
+  routes: z.record(z.string(), z.string()).optional(),
+  limits: limitsSchema.optional(),
+  timeouts: timeoutsSchema.optional(),
+});
+
+export type ConfigFile = z.infer<typeof configFileSchema>;
+
+/** One line naming the field, for a zod failure. */
+export function describeIssue(error: z.ZodError, prefix = ''): { field: string; message: string } {
+  const issue = error.issues[0]!;
+  const path = issue.path.map(String).join('.');
+  if (issue.code === 'unrecognized_keys') {
+    const key = issue.keys[0]!;
+    const field = prefix + (path === '' ? key : `${path}.${key}`);
+    return { field, message: `unknown field "${field}"` };
+  }
+  const field = prefix + path;
+  return { field, message: `${field === '' ? 'config' : `field "${field}"`}: ${issue.message}` };
+}

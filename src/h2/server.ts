@@ -1,0 +1,80 @@
+import http2 from 'node:http2';
+import type { Limits } from '../config/options.ts';
+
+export type { Http2Server, Http2Session, ServerHttp2Stream, IncomingHttpHeaders } from 'node:http2';
+
+/**
+ * The HTTP/2 side: the only code that creates node:http2 objects. Sessions arrive through
+ * `connection` events from the front listener, whether TLS (ALPN h2) or cleartext h2c.
+ */
+export function createH2Server(limits: Limits): http2.Http2Server {
+  return http2.createServer({
+    settings: {
+      // RFC 8441 §3: without this setting clients must not send extended CONNECT.
+      enableConnectProtocol: true,
+      maxConcurrentStreams: limits.maxStreamsPerConnection,
+      maxHeaderListSize: limits.maxHeaderListSize,
+    },
+    maxHeaderListSize: limits.maxHeaderListSize,
+    // Node's defaults end a session with GOAWAY after 1000 resets at 33/s. Browsers and
+    // dev servers that reset often stay well under this rate; a rapid-reset flood does not.
+    streamResetBurst: 1000,
+    streamResetRate: 100,
+  } as http2.ServerOptions);
+}
+
+/** Every live session, so shutdown can send GOAWAY to each. */
+export class SessionRegistry {
+  readonly #sessions = new Set<http2.Http2Session>();
+
+  constructor(server: http2.Http2Server, pingIntervalMs: number) {
+    server.on('session', (session) => {
+      this.#sessions.add(session);
+      session.on('error', noop);
+      const timer = pingIntervalMs > 0 ? keepAlive(session, pingIntervalMs) : undefined;
+      session.once('close', () => {
+        clearInterval(timer);
+        this.#sessions.delete(session);
+      });
+    });
+  }
+
+  get size(): number {
+    return this.#sessions.size;
+  }
+
+  /**
+   * GOAWAY(NO_ERROR, last stream id) to every session (RFC 9113 §6.8): streams already
+   * accepted go on, new ones are refused; each session ends when its streams do.
+   */
+  goAwayAll(): void {
+    for (const session of this.#sessions) {
+      if (!session.closed && !session.destroyed) session.close();
+    }
+  }
+
+  destroyAll(): void {
+    for (const session of this.#sessions) session.destroy();
+  }
+}
+
+/** HTTP/2 PING liveness (RFC 9113 §6.7): a peer that stops answering is dropped. */
+function keepAlive(session: http2.Http2Session, intervalMs: number): ReturnType<typeof setInterval> {
+  let waiting = false;
+  const timer = setInterval(() => {
+    if (waiting) {
+      session.destroy();
+      return;
+    }
+    waiting = true;
+    try {
+      session.ping(() => (waiting = false));
+    } catch {
+      session.destroy();
+    }
+  }, intervalMs);
+  (timer as { unref?: () => void }).unref?.();
+  return timer;
+}
+
+function noop(): void {}

@@ -1,0 +1,52 @@
+import { computeAccept } from './accept.ts';
+import { HOP_BY_HOP, isSafeFieldValue } from './headers.ts';
+import type { Negotiated } from './backend-response.ts';
+
+/** RFC 8441 §5: over HTTP/2 the server accepts with a 2xx; h2ws uses 200, plus what was negotiated. */
+export function h2AcceptHeaders(negotiated: Negotiated): Record<string, string | number> {
+  const headers: Record<string, string | number> = { ':status': 200 };
+  if (negotiated.protocol !== undefined) headers['sec-websocket-protocol'] = negotiated.protocol;
+  if (negotiated.extensions !== undefined) headers['sec-websocket-extensions'] = negotiated.extensions;
+  return headers;
+}
+
+/** RFC 6455 §4.2.2: the 101 for an HTTP/1.1 client, with the Accept computed from its own key. */
+export function h1AcceptHead(clientKey: string, negotiated: Negotiated): string {
+  const lines = [
+    'HTTP/1.1 101 Switching Protocols',
+    'Upgrade: websocket',
+    'Connection: Upgrade',
+    `Sec-WebSocket-Accept: ${computeAccept(clientKey)}`,
+  ];
+  if (negotiated.protocol !== undefined) lines.push(`Sec-WebSocket-Protocol: ${negotiated.protocol}`);
+  if (negotiated.extensions !== undefined) lines.push(`Sec-WebSocket-Extensions: ${negotiated.extensions}`);
+  return lines.join('\r\n') + '\r\n\r\n';
+}
+
+/**
+ * Response fields a backend's non-101 answer may pass on to the client: hop-by-hop and
+ * framing fields are dropped (RFC 9113 §8.2.2), since h2ws re-frames the body itself.
+ */
+export function passThroughHeaders(headers: Readonly<Record<string, string>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (HOP_BY_HOP.has(name) || name === 'content-length' || name.startsWith('sec-websocket-accept')) continue;
+    if (!isSafeFieldValue(value)) continue;
+    out[name] = value;
+  }
+  return out;
+}
+
+const REASONS: Readonly<Record<number, string>> = {
+  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 426: 'Upgrade Required',
+  500: 'Internal Server Error', 501: 'Not Implemented', 502: 'Bad Gateway', 503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};
+
+/** A complete HTTP/1.1 error response, closing the connection (used on raw upgraded sockets). */
+export function h1ErrorResponse(status: number, headers: Readonly<Record<string, string>>, body: Uint8Array | string): Buffer {
+  const payload = typeof body === 'string' ? Buffer.from(body) : Buffer.from(body);
+  const lines = [`HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}`, 'Connection: close', `Content-Length: ${payload.length}`];
+  for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
+  return Buffer.concat([Buffer.from(lines.join('\r\n') + '\r\n\r\n', 'latin1'), payload]);
+}

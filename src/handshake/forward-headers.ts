@@ -1,0 +1,37 @@
+import { HOP_BY_HOP, type HeaderMap, isSafeFieldValue, splitList } from './headers.ts';
+
+/**
+ * Fields h2ws sets itself on the backend request, so the client's copies are not forwarded:
+ * the key and version are regenerated (RFC 6455 §4.1), the offers are sent separately, and
+ * Host, Via and X-Forwarded-* are rebuilt from what h2ws saw.
+ */
+const REBUILT: ReadonlySet<string> = new Set([
+  'host',
+  'content-length',
+  'sec-websocket-key',
+  'sec-websocket-accept',
+  'sec-websocket-version',
+  'sec-websocket-protocol',
+  'sec-websocket-extensions',
+  'via',
+  'x-forwarded-proto',
+]);
+
+/**
+ * The end-to-end request fields to pass to the backend: no pseudo-headers, no hop-by-hop
+ * fields (including any named in `Connection`, RFC 9110 §7.6.1), no field h2ws rebuilds.
+ * HTTP/2 may split `cookie` into several fields; they are joined with "; " (RFC 9113 §8.2.3).
+ */
+export function forwardableHeaders(headers: HeaderMap): Record<string, string> {
+  const connectionTokens = new Set(splitList(typeof headers.connection === 'string' ? headers.connection : undefined, true));
+  const out: Record<string, string> = {};
+  for (const [name, raw] of Object.entries(headers)) {
+    if (raw === undefined || name.startsWith(':')) continue;
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || REBUILT.has(lower) || connectionTokens.has(lower)) continue;
+    const value = typeof raw === 'string' ? raw : raw.join(lower === 'cookie' ? '; ' : ', ');
+    if (!isSafeFieldValue(value)) continue;
+    out[lower] = value;
+  }
+  return out;
+}

@@ -1,0 +1,64 @@
+import { forwardableHeaders } from './forward-headers.ts';
+import { WEBSOCKET_VERSION } from './extended-connect.ts';
+import { type HeaderMap, headerValue, splitList } from './headers.ts';
+import { type HandshakeResult, reject } from './websocket-request.ts';
+
+/**
+ * Validates an HTTP/1.1 opening handshake (RFC 6455 §4.2.1), step by step. Pure.
+ *
+ * @example
+ * ```ts
+ * const r = validateH1Upgrade('GET', '1.1', {
+ *   host: 'example.com', upgrade: 'websocket', connection: 'Upgrade',
+ *   'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13',
+ * }, '/chat');
+ * ```
+ */
+export function validateH1Upgrade(method: string, httpVersion: string, headers: HeaderMap, path: string): HandshakeResult {
+  // 1. "An HTTP/1.1 or higher GET request, including a Request-URI".
+  if (method !== 'GET') return reject(400, `a WebSocket upgrade must use GET, not ${method} (RFC 6455 §4.2.1)`);
+  if (httpVersion !== '1.1') return reject(400, `a WebSocket upgrade needs HTTP/1.1, not HTTP/${httpVersion}`);
+  if (!path.startsWith('/')) return reject(400, `request target "${path}" must start with "/"`);
+  // 2. "A |Host| header field containing the server's authority."
+  const host = headerValue(headers, 'host');
+  if (host === undefined || host === '') return reject(400, 'a WebSocket upgrade needs a Host header (RFC 6455 §4.2.1)');
+  // 3. "An |Upgrade| header field containing the value "websocket"".
+  if (!splitList(headerValue(headers, 'upgrade'), true).includes('websocket')) {
+    return reject(400, 'Upgrade must be "websocket" (RFC 6455 §4.2.1)');
+  }
+  // 4. "A |Connection| header field that includes the token "Upgrade"".
+  if (!splitList(headerValue(headers, 'connection'), true).includes('upgrade')) {
+    return reject(400, 'Connection must include "Upgrade" (RFC 6455 §4.2.1)');
+  }
+  // 5. "A |Sec-WebSocket-Key| header field with a base64-encoded value that, when decoded,
+  //    is 16 bytes in length."
+  const key = headerValue(headers, 'sec-websocket-key')?.trim();
+  if (key === undefined || !isValidKey(key)) {
+    return reject(400, 'Sec-WebSocket-Key must be 16 random bytes in base64 (RFC 6455 §4.2.1)');
+  }
+  // 6. "A |Sec-WebSocket-Version| header field, with a value of 13." Otherwise the server
+  //    answers with the version it speaks (§4.2.2).
+  const version = headerValue(headers, 'sec-websocket-version')?.trim();
+  if (version !== WEBSOCKET_VERSION) {
+    return reject(400, `Sec-WebSocket-Version must be 13, not "${version ?? ''}"`, {
+      headers: { 'sec-websocket-version': WEBSOCKET_VERSION },
+    });
+  }
+  return {
+    ok: true,
+    request: {
+      transport: 'h1',
+      authority: host,
+      path,
+      protocols: splitList(headerValue(headers, 'sec-websocket-protocol')),
+      extensions: headerValue(headers, 'sec-websocket-extensions'),
+      clientKey: key,
+      forwardHeaders: forwardableHeaders(headers),
+    },
+  };
+}
+
+const BASE64_16 = /^[A-Za-z0-9+/]{22}==$/;
+function isValidKey(key: string): boolean {
+  return BASE64_16.test(key);
+}

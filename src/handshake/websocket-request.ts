@@ -1,0 +1,36 @@
+/** What both handshakes (RFC 8441 extended CONNECT and RFC 6455 HTTP/1.1 upgrade) reduce to. */
+export interface WebSocketRequest {
+  /** How the client arrived: HTTP/2 extended CONNECT or HTTP/1.1 Upgrade. */
+  readonly transport: 'h2' | 'h1';
+  /** `:authority` on h2, `Host` on HTTP/1.1. Sent to the backend as `Host`. */
+  readonly authority: string;
+  /** Path and query, as the client sent it. */
+  readonly path: string;
+  /** Subprotocols the client offered (Sec-WebSocket-Protocol), in its order. */
+  readonly protocols: readonly string[];
+  /** The client's Sec-WebSocket-Extensions offer, verbatim, or undefined. */
+  readonly extensions: string | undefined;
+  /** HTTP/1.1 only: the client's Sec-WebSocket-Key, needed for its Sec-WebSocket-Accept. */
+  readonly clientKey: string | undefined;
+  /** End-to-end request fields to forward (lower-case names; cookies joined per RFC 9113 §8.2.3). */
+  readonly forwardHeaders: Readonly<Record<string, string>>;
+}
+
+/** Why a handshake is turned down, and how that looks on the wire (see the README's table). */
+export interface Rejection {
+  readonly outcome: 'rejected' | 'forbidden';
+  /** The HTTP status for both transports, unless `h2Code` says to reset instead. */
+  readonly status: number;
+  /** When set, an h2 client gets RST_STREAM with this code instead of a status (RFC 9113 §8.1.1). */
+  readonly h2Code?: number;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly message: string;
+}
+
+export type HandshakeResult =
+  | { readonly ok: true; readonly request: WebSocketRequest }
+  | { readonly ok: false; readonly rejection: Rejection };
+
+export function reject(status: number, message: string, extra: Partial<Rejection> = {}): HandshakeResult {
+  return { ok: false, rejection: { outcome: 'rejected', status, message, ...extra } };
+}

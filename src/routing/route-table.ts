@@ -1,0 +1,78 @@
+/**
+ * Path-prefix routing: the longest matching prefix wins, and prefixes match whole path
+ * segments ("/chat" matches "/chat", "/chat/x" and "/chat?x", not "/chatroom").
+ */
+export interface BackendTarget {
+  /** The backend's WebSocket URL, as configured. */
+  readonly url: string;
+  readonly secure: boolean;
+  readonly host: string;
+  readonly port: number;
+  /** The backend URL's path without a trailing slash ("" for the root). */
+  readonly basePath: string;
+}
+
+export interface Route {
+  readonly prefix: string;
+  readonly backend: BackendTarget;
+}
+
+export interface RouteMatch {
+  readonly route: Route;
+  /** The request target to send to the backend. */
+  readonly backendPath: string;
+}
+
+/** Parses a ws:// or wss:// URL into a target; throws a plain Error naming what is wrong. */
+export function parseBackendUrl(url: string): BackendTarget {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new Error(`"${url}" is not a URL; expected ws://host:port/path`);
+  }
+  if (u.protocol !== 'ws:' && u.protocol !== 'wss:') throw new Error(`"${url}" must start with ws:// or wss://`);
+  if (u.search !== '' || u.hash !== '') throw new Error(`"${url}" must not have a query or fragment`);
+  const secure = u.protocol === 'wss:';
+  const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
+  return {
+    url,
+    secure,
+    host,
+    port: u.port === '' ? (secure ? 443 : 80) : Number(u.port),
+    basePath: u.pathname === '/' ? '' : u.pathname.replace(/\/$/, ''),
+  };
+}
+
+export class RouteTable {
+  readonly routes: readonly Route[];
+
+  constructor(routes: readonly Route[]) {
+    // Longest prefix first, so the first match is the most specific.
+    this.routes = [...routes].sort((a, b) => b.prefix.length - a.prefix.length);
+  }
+
+  /**
+   * The route for a request target. A backend URL without a path gets the client's target
+   * unchanged; one with a path gets that path in place of the matched prefix (like a proxy
+   * with a rewrite).
+   */
+  match(target: string): RouteMatch | undefined {
+    const q = target.indexOf('?');
+    const path = q === -1 ? target : target.slice(0, q);
+    for (const route of this.routes) {
+      if (!prefixMatches(route.prefix, path)) continue;
+      const { basePath } = route.backend;
+      if (basePath === '') return { route, backendPath: target };
+      const rest = target.slice(route.prefix === '/' ? 0 : route.prefix.replace(/\/$/, '').length);
+      return { route, backendPath: basePath + (rest === '' || rest.startsWith('?') ? rest : rest.startsWith('/') ? rest : `/${rest}`) };
+    }
+    return undefined;
+  }
+}
+
+function prefixMatches(prefix: string, path: string): boolean {
+  if (prefix === '/' ) return true;
+  const p = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
+  return path === p || path.startsWith(`${p}/`);
+}

@@ -1,0 +1,55 @@
+import type { ForwardedFor } from '../handshake/backend-request.ts';
+import type { Negotiated } from '../handshake/backend-response.ts';
+import type { WebSocketRequest } from '../handshake/websocket-request.ts';
+import type { RouteMatch } from '../routing/route-table.ts';
+import type { Outcome } from '../tunnel/outcomes.ts';
+import { Tunnel, type TunnelEnd } from '../tunnel/relay.ts';
+import { upgradeBackend } from './backend-upgrade.ts';
+import { socketEnd } from './tunnel-ends.ts';
+
+/** What the bridge needs from the client's side, whichever transport it came over. */
+export interface ClientHandle {
+  readonly forwarded: ForwardedFor;
+  /** Aborted when the client goes away while the backend handshake is in flight. */
+  readonly signal: AbortSignal;
+  /** Bytes the client sent after its handshake (HTTP/1.1 only). */
+  readonly initial?: Uint8Array;
+  /** Sends the success response (200 on h2, 101 on HTTP/1.1) and returns the client's tunnel end. */
+  accept(negotiated: Negotiated): TunnelEnd;
+  /** Sends an error response. */
+  refuse(status: number, headers: Readonly<Record<string, string>>, body: Uint8Array | string): void;
+}
+
+export interface BridgeResult {
+  readonly outcome: Outcome;
+  readonly message?: string;
+  readonly tunnel?: Tunnel;
+}
+
+/**
+ * Opens the backend, and only after its 101 is verified answers the client and starts the
+ * relay (design table, first row). Any failure becomes the status in the table.
+ */
+export async function bridge(
+  match: RouteMatch,
+  request: WebSocketRequest,
+  client: ClientHandle,
+  settings: { backendConnectMs: number; backendUpgradeMs: number; maxBufferedBytes: number },
+): Promise<BridgeResult> {
+  const upgrade = await upgradeBackend(match.route.backend, request, match.backendPath, client.forwarded, settings, client.signal);
+  if (!upgrade.ok) {
+    if (!client.signal.aborted) client.refuse(upgrade.status, upgrade.headers, upgrade.body);
+    return { outcome: upgrade.outcome, message: upgrade.message };
+  }
+  if (client.signal.aborted) {
+    // The client reset while the backend was answering: abort the backend the same way.
+    socketEnd(upgrade.socket).abort();
+    return { outcome: 'ok', message: 'client went away during the handshake' };
+  }
+  const tunnel = new Tunnel(client.accept(upgrade.negotiated), socketEnd(upgrade.socket), {
+    maxBufferedBytes: settings.maxBufferedBytes,
+    toBackend: client.initial,
+    toClient: upgrade.leftover,
+  });
+  return { outcome: 'ok', tunnel };
+}

@@ -1,0 +1,320 @@
+import http from 'node:http';
+import type net from 'node:net';
+import type tls from 'node:tls';
+import type { GatewayOptions } from '../config/options.ts';
+import { H2ErrorCode } from '../h2/error-codes.ts';
+import { createH2Server, type IncomingHttpHeaders, type ServerHttp2Stream, SessionRegistry } from '../h2/server.ts';
+import { h1AcceptHead, h1ErrorResponse, h2AcceptHeaders } from '../handshake/client-response.ts';
+import { validateExtendedConnect } from '../handshake/extended-connect.ts';
+import { validateH1Upgrade } from '../handshake/h1-upgrade.ts';
+import { splitList } from '../handshake/headers.ts';
+import type { WebSocketRequest } from '../handshake/websocket-request.ts';
+import { RouteTable } from '../routing/route-table.ts';
+import { REFUSED, type Outcome } from '../tunnel/outcomes.ts';
+import type { Tunnel } from '../tunnel/relay.ts';
+import { defaultApp } from './app.ts';
+import { bridge, type ClientHandle } from './bridge.ts';
+import { type FetchHandler, serveH1, serveH2 } from './fetch-adapter.ts';
+import { createFrontListener } from './listener.ts';
+import { selfSignedCertificate } from './self-signed.ts';
+import { h2StreamEnd, socketEnd } from './tunnel-ends.ts';
+
+/** One finished handshake or tunnel, for logs and metrics. */
+export interface TunnelEvent {
+  readonly transport: 'h2' | 'h1';
+  readonly path: string;
+  readonly route: string | undefined;
+  readonly outcome: Outcome;
+  readonly status?: number;
+  readonly message?: string;
+}
+
+export interface GatewayHooks {
+  /** Plain HTTP requests (not WebSocket handshakes). Default: 404 for everything. */
+  readonly fetch?: FetchHandler;
+  /** One human-readable line per notable event. Default: stderr. */
+  readonly log?: (line: string) => void;
+  /** Called once per handshake outcome. */
+  readonly onTunnel?: (event: TunnelEvent) => void;
+}
+
+const SHUTDOWN_GRACE_MS = 1_000;
+
+/**
+ * An h2ws gateway: one listener serving HTTP/2 (TLS ALPN or h2c prior knowledge) and
+ * HTTP/1.1, bridging WebSocket handshakes on either to HTTP/1.1 WebSocket backends.
+ */
+export class Gateway {
+  readonly options: GatewayOptions;
+  readonly #routes: RouteTable;
+  readonly #fetch: FetchHandler;
+  readonly #log: (line: string) => void;
+  readonly #onTunnel: ((event: TunnelEvent) => void) | undefined;
+  readonly #tunnels = new Set<Tunnel>();
+  #handshakes = 0;
+  #idleWaiters: Array<() => void> = [];
+  #front!: net.Server;
+  #h1!: http.Server;
+  #sessions!: SessionRegistry;
+  #secure = false;
+  #closing: Promise<void> | undefined;
+  #address!: { host: string; port: number };
+
+  private constructor(options: GatewayOptions, hooks: GatewayHooks) {
+    this.options = options;
+    this.#routes = new RouteTable(options.routes);
+    this.#fetch = hooks.fetch ?? defaultApp().fetch;
+    this.#log = hooks.log ?? ((line) => console.error(line));
+    this.#onTunnel = hooks.onTunnel;
+  }
+
+  /** Starts listening; resolves once the port is bound. */
+  static async start(options: GatewayOptions, hooks: GatewayHooks = {}): Promise<Gateway> {
+    const gateway = new Gateway(options, hooks);
+    await gateway.#listen();
+    return gateway;
+  }
+
+  /** The bound address (useful with port 0). */
+  get address(): { host: string; port: number } {
+    return this.#address;
+  }
+
+  /** The URL clients use, e.g. "https://127.0.0.1:8443/". */
+  get url(): string {
+    const host = this.#address.host.includes(':') ? `[${this.#address.host}]` : this.#address.host;
+    return `${this.#secure ? 'https' : 'http'}://${host}:${this.#address.port}/`;
+  }
+
+  /** Open tunnels plus handshakes in flight: what `limits.maxTunnels` counts. */
+  get openTunnels(): number {
+    return this.#tunnels.size + this.#handshakes;
+  }
+
+  get draining(): boolean {
+    return this.#closing !== undefined;
+  }
+
+  async #listen(): Promise<void> {
+    const { limits, timeouts } = this.options;
+    let tlsFiles: { cert: string; key: string } | undefined;
+    if (this.options.tls !== undefined) {
+      tlsFiles = 'selfSigned' in this.options.tls ? await selfSignedCertificate() : this.options.tls;
+      this.#secure = true;
+    }
+    const h2 = createH2Server(limits);
+    this.#sessions = new SessionRegistry(h2, timeouts.pingIntervalMs);
+    h2.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => this.#onStream(stream, headers));
+
+    this.#h1 = http.createServer({ maxHeaderSize: limits.maxHeaderListSize }, (req, res) => {
+      void serveH1(req, res, this.#secure ? 'https' : 'http', this.#fetch);
+    });
+    this.#h1.headersTimeout = timeouts.handshakeMs;
+    this.#h1.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => this.#onUpgrade(req, socket, head));
+    // HTTP/1.1 CONNECT: h2ws is not a forward proxy (design table: 501).
+    this.#h1.on('connect', (_req: http.IncomingMessage, socket: net.Socket) => {
+      socket.on('error', noop);
+      socket.end(h1ErrorResponse(501, {}, 'h2ws is not a forward proxy\n'));
+    });
+    this.#h1.on('clientError', (_err, socket) => {
+      if (socket.writable) socket.end(h1ErrorResponse(400, {}, 'malformed HTTP/1.1 request\n'));
+      else socket.destroy();
+    });
+
+    this.#front = createFrontListener(tlsFiles, {
+      h2: (socket) => h2.emit('connection', socket),
+      h1: (socket) => this.#h1.emit('connection', socket),
+    }, timeouts.handshakeMs);
+    await new Promise<void>((resolve, reject) => {
+      this.#front.once('error', reject);
+      this.#front.listen(this.options.port, this.options.host, () => {
+        this.#front.removeListener('error', reject);
+        resolve();
+      });
+    });
+    this.#front.on('error', (err) => this.#log(`h2ws: listener error: ${err.message}`));
+    const bound = this.#front.address() as net.AddressInfo;
+    this.#address = { host: bound.address, port: bound.port };
+  }
+
+  #report(event: TunnelEvent): void {
+    this.#onTunnel?.(event);
+    if (event.outcome !== 'ok' && event.outcome !== 'rejected') {
+      this.#log(`h2ws: ${event.transport} WebSocket ${event.path} → ${event.route ?? 'no route'}: ${event.message ?? event.outcome}`);
+    }
+  }
+
+  #onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
+    stream.on('error', noop);
+    if (headers[':method'] !== 'CONNECT') {
+      void serveH2(stream, headers, this.#secure ? 'https' : 'http', this.#fetch);
+      return;
+    }
+    const path = String(headers[':path'] ?? '');
+    // Over the limit: refuse before any work, so the client may retry (RFC 9113 §8.7).
+    if (this.openTunnels >= this.options.limits.maxTunnels || this.draining) {
+      stream.close(REFUSED.h2Code);
+      this.#report({ transport: 'h2', path, route: undefined, outcome: 'refused', message: 'tunnel limit reached' });
+      return;
+    }
+    const checked = validateExtendedConnect(headers);
+    if (!checked.ok) {
+      const { rejection } = checked;
+      if (rejection.h2Code !== undefined) stream.close(rejection.h2Code);
+      else respondH2(stream, rejection.status, rejection.headers ?? {}, `${rejection.message}\n`);
+      this.#report({ transport: 'h2', path, route: undefined, outcome: rejection.outcome, status: rejection.status, message: rejection.message });
+      return;
+    }
+    const controller = new AbortController();
+    const onClose = () => controller.abort();
+    stream.once('close', onClose);
+    const socket = stream.session?.socket;
+    this.#open(checked.request, {
+      forwarded: { clientAddress: socket?.remoteAddress ?? 'unknown', proto: this.#secure ? 'https' : 'http' },
+      signal: controller.signal,
+      accept: (negotiated) => {
+        stream.removeListener('close', onClose);
+        stream.respond(h2AcceptHeaders(negotiated));
+        return h2StreamEnd(stream);
+      },
+      refuse: (status, hdrs, body) => respondH2(stream, status, hdrs, body),
+    });
+  }
+
+  #onUpgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer): void {
+    socket.on('error', noop);
+    socket.pause();
+    socket.setNoDelay(true);
+    const path = req.url ?? '';
+    const refuse = (status: number, headers: Readonly<Record<string, string>>, body: Uint8Array | string) => {
+      if (socket.writable) socket.end(h1ErrorResponse(status, headers, body));
+      socket.destroySoon?.();
+    };
+    if (!splitList(req.headers.upgrade, true).includes('websocket')) {
+      refuse(400, {}, `upgrade to "${req.headers.upgrade}" is not supported; h2ws upgrades to websocket only\n`);
+      this.#report({ transport: 'h1', path, route: undefined, outcome: 'rejected', status: 400 });
+      return;
+    }
+    if (this.openTunnels >= this.options.limits.maxTunnels || this.draining) {
+      refuse(REFUSED.h1Status, { 'retry-after': '1' }, 'tunnel limit reached; retry later\n');
+      this.#report({ transport: 'h1', path, route: undefined, outcome: 'refused', status: REFUSED.h1Status });
+      return;
+    }
+    const checked = validateH1Upgrade(req.method ?? '', req.httpVersion, req.headers, path);
+    if (!checked.ok) {
+      const { rejection } = checked;
+      refuse(rejection.status, rejection.headers ?? {}, `${rejection.message}\n`);
+      this.#report({ transport: 'h1', path, route: undefined, outcome: rejection.outcome, status: rejection.status, message: rejection.message });
+      return;
+    }
+    const controller = new AbortController();
+    const onClose = () => controller.abort();
+    socket.once('close', onClose);
+    const clientKey = checked.request.clientKey!;
+    this.#open(checked.request, {
+      forwarded: { clientAddress: socket.remoteAddress ?? 'unknown', proto: (socket as tls.TLSSocket).encrypted ? 'https' : 'http' },
+      signal: controller.signal,
+      initial: head,
+      accept: (negotiated) => {
+        socket.removeListener('close', onClose);
+        socket.write(h1AcceptHead(clientKey, negotiated), 'latin1');
+        return socketEnd(socket);
+      },
+      refuse,
+    });
+  }
+
+  /** Routes a validated handshake and bridges it; the handshake counts toward the limit. */
+  #open(request: WebSocketRequest, client: ClientHandle): void {
+    const match = this.#routes.match(request.path);
+    if (match === undefined) {
+      client.refuse(404, {}, `no route for ${request.path.split('?')[0]}\n`);
+      this.#report({ transport: request.transport, path: request.path, route: undefined, outcome: 'rejected', status: 404 });
+      return;
+    }
+    this.#handshakes++;
+    const { timeouts, limits } = this.options;
+    bridge(match, request, client, {
+      backendConnectMs: timeouts.backendConnectMs,
+      backendUpgradeMs: timeouts.backendUpgradeMs,
+      maxBufferedBytes: limits.maxBufferedBytesPerTunnel,
+    }).then(
+      (result) => {
+        this.#handshakes--;
+        this.#report({ transport: request.transport, path: request.path, route: match.route.prefix, outcome: result.outcome, message: result.message });
+        const { tunnel } = result;
+        if (tunnel === undefined) return this.#checkIdle();
+        this.#tunnels.add(tunnel);
+        if (timeouts.idleMs > 0) watchIdle(tunnel, timeouts.idleMs);
+        if (this.draining) tunnel.shutdown(1001, 'going away', SHUTDOWN_GRACE_MS);
+        void tunnel.closed.then(() => {
+          this.#tunnels.delete(tunnel);
+          this.#checkIdle();
+        });
+      },
+      (err: unknown) => {
+        this.#handshakes--;
+        this.#log(`h2ws: internal error while opening ${request.path}: ${(err as Error)?.message ?? err}`);
+        client.refuse(502, {}, 'bad gateway\n');
+        this.#checkIdle();
+      },
+    );
+  }
+
+  #checkIdle(): void {
+    if (this.openTunnels > 0) return;
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  #whenIdle(): Promise<void> {
+    if (this.openTunnels === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  /**
+   * Graceful shutdown: stop accepting, GOAWAY(NO_ERROR, last stream id) to every session,
+   * let open tunnels finish until `timeouts.drainMs`, then close them with 1001 (going away)
+   * where frame boundaries are known, and abort what is left after a short grace.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#drain();
+    return this.#closing;
+  }
+
+  async #drain(): Promise<void> {
+    const frontClosed = new Promise<void>((resolve) => this.#front.close(() => resolve()));
+    this.#sessions.goAwayAll();
+    (this.#h1 as http.Server & { closeIdleConnections?: () => void }).closeIdleConnections?.();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([this.#whenIdle(), new Promise<void>((resolve) => (timer = setTimeout(resolve, this.options.timeouts.drainMs)))]);
+    clearTimeout(timer);
+    for (const tunnel of this.#tunnels) tunnel.shutdown(1001, 'going away', SHUTDOWN_GRACE_MS);
+    await this.#whenIdle();
+    this.#sessions.destroyAll();
+    (this.#h1 as http.Server & { closeAllConnections?: () => void }).closeAllConnections?.();
+    await frontClosed;
+  }
+}
+
+function respondH2(stream: ServerHttp2Stream, status: number, headers: Readonly<Record<string, string>>, body: Uint8Array | string): void {
+  if (stream.closed || stream.destroyed || stream.headersSent) return;
+  const payload = typeof body === 'string' ? Buffer.from(body) : body;
+  stream.respond({ ':status': status, 'content-type': 'text/plain; charset=utf-8', ...headers, 'content-length': payload.length });
+  stream.end(payload);
+}
+
+/** Idle timeout: no bytes either way for `idleMs` closes the tunnel with 1001. */
+function watchIdle(tunnel: Tunnel, idleMs: number): void {
+  let last = tunnel.bytesToBackend + tunnel.bytesToClient;
+  const timer = setInterval(() => {
+    const now = tunnel.bytesToBackend + tunnel.bytesToClient;
+    if (now === last) tunnel.shutdown(1001, 'idle timeout', SHUTDOWN_GRACE_MS);
+    last = now;
+  }, idleMs);
+  void tunnel.closed.then(() => clearInterval(timer));
+}
+
+export { H2ErrorCode };
+function noop(): void {}

@@ -1,0 +1,26 @@
+import type net from 'node:net';
+import { H2ErrorCode } from '../h2/error-codes.ts';
+import type { ServerHttp2Stream } from '../h2/server.ts';
+import { resetSocket } from '../runtime/tcp.ts';
+import type { TunnelEnd } from '../tunnel/relay.ts';
+
+/** An h2 client stream as a tunnel end. Aborting it sends RST_STREAM CONNECT_ERROR (RFC 9113 §8.5). */
+export function h2StreamEnd(stream: ServerHttp2Stream): TunnelEnd {
+  return {
+    stream,
+    abort() {
+      if (!stream.closed && !stream.destroyed) stream.close(H2ErrorCode.CONNECT_ERROR);
+    },
+    // Clean: the client's END_STREAM was read and no RST_STREAM arrived.
+    closedCleanly: () => (stream.rstCode ?? 0) === H2ErrorCode.NO_ERROR && stream.readableEnded,
+  };
+}
+
+/** A TCP socket (backend, or an HTTP/1.1 client) as a tunnel end. Aborting it sends a TCP RST. */
+export function socketEnd(socket: net.Socket): TunnelEnd {
+  return {
+    stream: socket,
+    abort: () => resetSocket(socket),
+    closedCleanly: (hadError) => !hadError && socket.readableEnded && socket.writableFinished,
+  };
+}
