@@ -23,7 +23,10 @@ export interface Timeouts {
   readonly idleMs: number;
   /** The graceful-shutdown deadline for open tunnels. */
   readonly drainMs: number;
-  /** HTTP/2 PING interval for sessions whose peer may have vanished; 0 turns it off. */
+  /**
+   * HTTP/2 PING interval; a session that leaves a PING unanswered for a whole interval is
+   * closed (a vanished peer, or a session nghttp2 already ended with GOAWAY). 0 turns it off.
+   */
   readonly pingIntervalMs: number;
 }
 
@@ -53,7 +56,7 @@ export const DEFAULT_TIMEOUTS: Timeouts = Object.freeze({
   backendUpgradeMs: 10_000,
   idleMs: 0,
   drainMs: 30_000,
-  pingIntervalMs: 0,
+  pingIntervalMs: 30_000,
 });
 
 export const DEFAULT_HOST = '127.0.0.1';

@@ -30,7 +30,8 @@ export class SessionRegistry {
   constructor(server: http2.Http2Server, pingIntervalMs: number) {
     server.on('session', (session) => {
       this.#sessions.add(session);
-      session.on('error', noop);
+      // A connection error (nghttp2 has sent GOAWAY with its code): close the TCP connection.
+      session.on('error', () => session.destroy());
       const timer = pingIntervalMs > 0 ? keepAlive(session, pingIntervalMs) : undefined;
       session.once('close', () => {
         clearInterval(timer);
@@ -77,4 +78,3 @@ function keepAlive(session: http2.Http2Session, intervalMs: number): ReturnType<
   return timer;
 }
 
-function noop(): void {}

@@ -45,10 +45,16 @@ function ignore(): void {}
 /**
  * Aborts a TCP connection with RST rather than FIN, so the peer sees an abort
  * (RFC 8441 §4 maps RST_STREAM to a TCP reset). Falls back to destroy() (FIN) where a
- * runtime lacks resetAndDestroy.
+ * runtime lacks resetAndDestroy, or after h2ws has already sent a FIN.
  */
 export function resetSocket(socket: net.Socket): void {
   if (socket.destroyed) return;
+  // Once a FIN has been queued, libuv refuses to reset (uv_tcp_close_reset: EINVAL) and the
+  // handle would never close; a plain close is all that is left.
+  if (socket.writableEnded) {
+    socket.destroy();
+    return;
+  }
   const withReset = socket as net.Socket & { resetAndDestroy?: () => void };
   if (typeof withReset.resetAndDestroy === 'function') {
     try {

@@ -15,7 +15,7 @@ import type { Tunnel } from '../tunnel/relay.ts';
 import { defaultApp } from './app.ts';
 import { bridge, type ClientHandle } from './bridge.ts';
 import { type FetchHandler, serveH1, serveH2 } from './fetch-adapter.ts';
-import { createFrontListener } from './listener.ts';
+import { createFrontListener, type FrontListener } from './listener.ts';
 import { selfSignedCertificate } from './self-signed.ts';
 import { h2StreamEnd, socketEnd } from './tunnel-ends.ts';
 
@@ -53,7 +53,7 @@ export class Gateway {
   readonly #tunnels = new Set<Tunnel>();
   #handshakes = 0;
   #idleWaiters: Array<() => void> = [];
-  #front!: net.Server;
+  #front!: FrontListener;
   #h1!: http.Server;
   #sessions!: SessionRegistry;
   #secure = false;
@@ -125,15 +125,16 @@ export class Gateway {
       h2: (socket) => h2.emit('connection', socket),
       h1: (socket) => this.#h1.emit('connection', socket),
     }, timeouts.handshakeMs);
+    const { server } = this.#front;
     await new Promise<void>((resolve, reject) => {
-      this.#front.once('error', reject);
-      this.#front.listen(this.options.port, this.options.host, () => {
-        this.#front.removeListener('error', reject);
+      server.once('error', reject);
+      server.listen(this.options.port, this.options.host, () => {
+        server.removeListener('error', reject);
         resolve();
       });
     });
-    this.#front.on('error', (err) => this.#log(`h2ws: listener error: ${err.message}`));
-    const bound = this.#front.address() as net.AddressInfo;
+    server.on('error', (err) => this.#log(`h2ws: listener error: ${err.message}`));
+    const bound = server.address() as net.AddressInfo;
     this.#address = { host: bound.address, port: bound.port };
   }
 
@@ -284,7 +285,7 @@ export class Gateway {
   }
 
   async #drain(): Promise<void> {
-    const frontClosed = new Promise<void>((resolve) => this.#front.close(() => resolve()));
+    const frontClosed = new Promise<void>((resolve) => this.#front.server.close(() => resolve()));
     this.#sessions.goAwayAll();
     (this.#h1 as http.Server & { closeIdleConnections?: () => void }).closeIdleConnections?.();
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -294,6 +295,7 @@ export class Gateway {
     await this.#whenIdle();
     this.#sessions.destroyAll();
     (this.#h1 as http.Server & { closeAllConnections?: () => void }).closeAllConnections?.();
+    this.#front.destroyAll();
     await frontClosed;
   }
 }

@@ -11,6 +11,12 @@ export interface ConnectionSink {
   h1(socket: net.Socket): void;
 }
 
+export interface FrontListener {
+  readonly server: net.Server;
+  /** Destroys every connection still open (the last step of a shutdown). */
+  destroyAll(): void;
+}
+
 /**
  * One port, both protocols. TLS: ALPN picks h2 or http/1.1 (RFC 7301). Cleartext: the
  * first bytes decide, the h2c preface (prior knowledge, RFC 9113 §3.3) or an HTTP/1.1
@@ -20,18 +26,22 @@ export function createFrontListener(
   tlsOptions: { cert: string; key: string } | undefined,
   sink: ConnectionSink,
   handshakeMs: number,
-): net.Server {
-  const pending = new Set<net.Socket>();
+): FrontListener {
+  const open = new Set<net.Socket>();
   const track = (socket: net.Socket) => {
-    pending.add(socket);
+    open.add(socket);
     socket.on('error', noop);
+    socket.once('close', () => open.delete(socket));
+  };
+  // Slowloris: a connection that has not said which protocol it speaks in time is dropped.
+  const deadline = (socket: net.Socket) => {
     const timer = setTimeout(() => socket.destroy(), handshakeMs);
-    const release = () => {
-      clearTimeout(timer);
-      pending.delete(socket);
-    };
+    const release = () => clearTimeout(timer);
     socket.once('close', release);
-    return release;
+    return () => {
+      release();
+      socket.removeListener('close', release);
+    };
   };
   let server: net.Server;
   if (tlsOptions !== undefined) {
@@ -42,8 +52,9 @@ export function createFrontListener(
       minVersion: 'TLSv1.2',
       handshakeTimeout: handshakeMs,
     });
+    server.on('connection', track);
     server.on('secureConnection', (socket: tls.TLSSocket) => {
-      socket.on('error', noop);
+      track(socket);
       socket.setNoDelay(true);
       if (socket.alpnProtocol === 'h2') sink.h2(socket);
       else sink.h1(socket);
@@ -52,19 +63,21 @@ export function createFrontListener(
   } else {
     server = net.createServer({ allowHalfOpen: false }, (socket) => {
       socket.setNoDelay(true);
-      const release = track(socket);
+      track(socket);
+      const release = deadline(socket);
       sniff(socket, (isH2) => {
         release();
-        socket.removeListener('close', release);
         if (isH2) sink.h2(socket);
         else sink.h1(socket);
       });
     });
   }
-  server.on('close', () => {
-    for (const socket of pending) socket.destroy();
-  });
-  return server;
+  return {
+    server,
+    destroyAll() {
+      for (const socket of open) socket.destroy();
+    },
+  };
 }
 
 /**

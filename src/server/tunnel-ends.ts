@@ -12,7 +12,8 @@ export function h2StreamEnd(stream: ServerHttp2Stream): TunnelEnd {
       if (!stream.closed && !stream.destroyed) stream.close(H2ErrorCode.CONNECT_ERROR);
     },
     // Clean: the client's END_STREAM was read and no RST_STREAM arrived.
-    closedCleanly: () => (stream.rstCode ?? 0) === H2ErrorCode.NO_ERROR && stream.readableEnded,
+    closedCleanly: () => (stream.rstCode ?? 0) === H2ErrorCode.NO_ERROR && stream.readableEnded && !stream.aborted,
+    wasReset: () => stream.aborted || (stream.rstCode ?? 0) !== H2ErrorCode.NO_ERROR,
   };
 }
 
@@ -22,5 +23,7 @@ export function socketEnd(socket: net.Socket): TunnelEnd {
     stream: socket,
     abort: () => resetSocket(socket),
     closedCleanly: (hadError) => !hadError && socket.readableEnded && socket.writableFinished,
+    // A TCP reset surfaces as 'error', never as 'end'.
+    wasReset: () => false,
   };
 }

@@ -8,6 +8,8 @@ export interface TunnelEnd {
   abort(): void;
   /** Called on 'close': did both directions end with FIN/END_STREAM rather than a reset? */
   closedCleanly(hadError: boolean): boolean;
+  /** Called on 'end': was the end a reset (some runtimes end the readable side on RST_STREAM)? */
+  wasReset(): boolean;
 }
 
 /** How a tunnel ended, for logs and metrics. */
@@ -28,12 +30,16 @@ class Direction {
   #stopped = false;
 
   constructor(
-    readonly src: Duplex,
+    readonly from: TunnelEnd,
     readonly dst: Duplex,
     readonly highWater: number,
     /** Frames toward the backend are masked (RFC 6455 §5.3). */
     readonly towardServer: boolean,
   ) {}
+
+  get src(): Duplex {
+    return this.from.stream;
+  }
 
   start(initial: Uint8Array | undefined): void {
     if (initial !== undefined && initial.length > 0) this.#onData(initial);
@@ -61,8 +67,10 @@ class Direction {
 
   // RFC 9113 §8.5 / RFC 8441 §4: END_STREAM and FIN map onto each other. end() flushes what
   // is queued first, so every byte sent before the close is delivered.
+  // A reset must not turn into a FIN: the 'close' handler aborts the other side instead.
   #onEnd = (): void => {
-    if (!this.#stopped && !this.dst.writableEnded) this.dst.end();
+    if (this.#stopped || this.dst.writableEnded || this.from.wasReset()) return;
+    this.dst.end();
   };
 
   /** Stops relaying, injects a Close frame where a frame boundary is known, and half-closes. */
@@ -98,8 +106,8 @@ export class Tunnel {
     options: { maxBufferedBytes: number; toBackend?: Uint8Array; toClient?: Uint8Array },
   ) {
     const half = Math.max(1, Math.floor(options.maxBufferedBytes / 2));
-    this.#toBackend = new Direction(client.stream, backend.stream, half, true);
-    this.#toClient = new Direction(backend.stream, client.stream, half, false);
+    this.#toBackend = new Direction(client, backend.stream, half, true);
+    this.#toClient = new Direction(backend, client.stream, half, false);
     let resolveClosed!: (s: TunnelSummary) => void;
     this.closed = new Promise((resolve) => (resolveClosed = resolve));
 
