@@ -10,6 +10,7 @@ import { validateH1Upgrade } from '../handshake/h1-upgrade.ts';
 import { splitList } from '../handshake/headers.ts';
 import type { WebSocketRequest } from '../handshake/websocket-request.ts';
 import { RouteTable } from '../routing/route-table.ts';
+import { capabilities } from '../runtime/capabilities.ts';
 import { REFUSED, type Outcome } from '../tunnel/outcomes.ts';
 import type { Tunnel } from '../tunnel/relay.ts';
 import { defaultApp } from './app.ts';
@@ -154,7 +155,8 @@ export class Gateway {
     const path = String(headers[':path'] ?? '');
     // Over the limit: refuse before any work, so the client may retry (RFC 9113 §8.7).
     if (this.openTunnels >= this.options.limits.maxTunnels || this.draining) {
-      stream.close(REFUSED.h2Code);
+      if (capabilities.resetBeforeResponse) stream.close(REFUSED.h2Code);
+      else respondH2(stream, REFUSED.h1Status, { 'retry-after': '1' }, 'tunnel limit reached; retry later\n');
       this.#report({ transport: 'h2', path, route: undefined, outcome: 'refused', message: 'tunnel limit reached' });
       return;
     }

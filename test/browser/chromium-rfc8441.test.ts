@@ -197,7 +197,9 @@ describe('Chromium → h2ws over TLS (RFC 8441)', () => {
         const api = window.h2wsTest;
         const opened: Awaited<ReturnType<typeof api.open>>[] = [];
         for (let i = 0; i < n; i += 10) {
-          opened.push(...(await Promise.all(Array.from({ length: 10 }, (_, j) => api.open(`/ws/many/${i + j}`)))));
+          const batch = await Promise.all(Array.from({ length: 10 }, (_, j) => api.open(`/ws/many/${i + j}`)));
+          opened.push(...batch);
+          if (batch.some((o) => !o.opened)) break;
         }
         const echoed = await Promise.all(
           opened.map((o, i) => (o.opened ? api.echoText(o.id, `socket ${i}`) : Promise.resolve({ same: false }))),
@@ -217,16 +219,31 @@ describe('Chromium → h2ws over TLS (RFC 8441)', () => {
 
   it('reports a refusing (403) or unreachable (502) backend as a failed socket, and stays healthy', async () => {
     const { page, handshakes } = await freshPage(gateway.url);
+    // DevTools reports no response for a failed h2 WebSocket handshake; the console names the status.
+    const consoleLines: string[] = [];
+    page.on('console', (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
     const forbidden = await open(page, '/ws/forbidden');
     expect(forbidden).toMatchObject({ opened: false, errorEvent: true, close: { code: 1006, wasClean: false } });
     const down = await open(page, '/down/anything');
     expect(down).toMatchObject({ opened: false, errorEvent: true, close: { code: 1006, wasClean: false } });
-    expect(gateway.stderr()).toMatch(/\/down\/anything/);
+    await expect.poll(() => consoleLines.join('\n')).toMatch(/\/ws\/forbidden' failed: .*Unexpected response code: 403/);
+    await expect.poll(() => consoleLines.join('\n')).toMatch(/\/down\/anything' failed: .*Unexpected response code: 502/);
 
     // The same page, right after: a fresh socket still opens over h2 and echoes.
     const fresh = await open(page, '/ws/after-failures');
     expect(fresh).toMatchObject({ opened: true, errorEvent: false });
     expect(await echoText(page, fresh.id, 'still here')).toMatchObject({ same: true });
     await expectOverH2(handshakes, await echo.connection('/ws/after-failures'));
+    // h2ws logged both, naming the cause.
+    expect(gateway.stderr()).toMatch(/\/ws\/forbidden .*403/);
+    expect(gateway.stderr()).toMatch(/\/down\/anything .*ECONNREFUSED/);
+
+    // And a new page on a new connection is served too.
+    const again = await freshPage(gateway.url);
+    expect(await nextHop(again.page)).toBe('h2');
+    const other = await open(again.page, '/ws/new-connection');
+    expect(other).toMatchObject({ opened: true, errorEvent: false });
+    await expectOverH2(again.handshakes, await echo.connection('/ws/new-connection'));
+    expect(gateway.running(), `h2ws exited; stderr:\n${gateway.stderr()}`).toBe(true);
   });
 });

@@ -24,6 +24,8 @@ export interface GatewayProcess {
   readonly port: number;
   stdout(): string;
   stderr(): string;
+  /** True until the process exits. */
+  running(): boolean;
   /** SIGTERM, then resolves with the exit code once the process has exited. */
   stop(): Promise<number | null>;
 }
@@ -67,6 +69,7 @@ export async function startGateway(args: readonly string[]): Promise<GatewayProc
     port: Number(new URL(url).port),
     stdout: () => out,
     stderr: () => err,
+    running: () => proc.exitCode === null && proc.signalCode === null,
     async stop() {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
       // Graceful drain: the browser is closed first, so no tunnel should be left to wait for.
@@ -292,6 +295,8 @@ export interface OpenResult {
   readonly protocol: string;
   readonly extensions: string;
   readonly errorEvent: boolean;
+  /** Set when the socket neither opened nor closed in time (still CONNECTING). */
+  readonly timedOut?: boolean;
   /** Set when the socket closed before it opened. */
   readonly close?: CloseResult;
 }
@@ -309,7 +314,7 @@ const PAGE_LIB = String.raw`
   const url = (p) => (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + p;
   const pattern = (n) => { const a = new Uint8Array(n); for (let i = 0; i < n; i++) a[i] = (i * 31 + 7) & 255; return a; };
   window.h2wsTest = {
-    open(path, protocols) {
+    open(path, protocols, timeoutMs = 10000) {
       const id = ++next;
       const ws = new WebSocket(url(path), protocols);
       ws.binaryType = 'arraybuffer';
@@ -318,6 +323,9 @@ const PAGE_LIB = String.raw`
       ws.onmessage = (e) => { const w = s.waiters.shift(); if (w) w(e.data); else s.inbox.push(e.data); };
       ws.onerror = () => { s.errorEvent = true; };
       return new Promise((resolve) => {
+        const t = setTimeout(() => resolve({ id, opened: false, protocol: '', extensions: '', errorEvent: s.errorEvent, timedOut: true }), timeoutMs);
+        ws.addEventListener('open', () => clearTimeout(t));
+        ws.addEventListener('close', () => clearTimeout(t));
         ws.onopen = () => resolve({ id, opened: true, protocol: ws.protocol, extensions: ws.extensions, errorEvent: s.errorEvent });
         ws.onclose = (e) => {
           s.close = { code: e.code, reason: e.reason, wasClean: e.wasClean };
@@ -367,7 +375,7 @@ const PAGE_LIB = String.raw`
 
 /** The page-side API `PAGE_LIB` installs (as `window.h2wsTest`). */
 export interface PageApi {
-  open(path: string, protocols?: string | string[]): Promise<OpenResult>;
+  open(path: string, protocols?: string | string[], timeoutMs?: number): Promise<OpenResult>;
   send(id: number, data: string): void;
   nextMessage(id: number, timeoutMs?: number): Promise<string | ArrayBuffer>;
   echoText(id: number, text: string): Promise<{ same: boolean; type: string; length: number }>;

@@ -70,6 +70,9 @@ export class RawH2 {
     });
     const client = new RawH2(socket);
     socket.write(Buffer.concat([PREFACE, frame(FrameType.SETTINGS, 0, 0)]));
+    // Extended CONNECT is allowed only once the server's SETTINGS are acknowledged (RFC 8441 §3);
+    // the ACK goes out as soon as the SETTINGS frame arrives.
+    await client.waitFor((f) => f.type === FrameType.SETTINGS && (f.flags & 0x1) === 0);
     return client;
   }
 

@@ -183,20 +183,27 @@ describe.each(RUNTIMES)('design table under %s', (runtime) => {
   });
 
   it('extended CONNECT missing :scheme, :path or :authority: RST_STREAM PROTOCOL_ERROR (RFC 9113 §8.1.1)', async () => {
-    const rawClient = await RawH2.connect(gw.port);
     const full: Array<[string, string]> = [
       [':method', 'CONNECT'], [':protocol', 'websocket'], [':scheme', 'http'], [':path', '/echo'], [':authority', 'gateway.test'],
     ];
-    const streams = { ':scheme': 1, ':path': 3, ':authority': 5 } as const;
-    for (const [name, id] of Object.entries(streams)) rawClient.headers(id, full.filter(([n]) => n !== name));
-    for (const [name, id] of Object.entries(streams)) {
-      const f = await rawClient.waitFor((x) => x.streamId === id && (x.type === FrameType.RST_STREAM || x.type === FrameType.HEADERS));
-      expect(f.type, `stream without ${name}`).toBe(FrameType.RST_STREAM);
-      expect(rstCode(f), `stream without ${name}`).toBe(H2.NGHTTP2_PROTOCOL_ERROR);
+    for (const name of [':scheme', ':path', ':authority']) {
+      const rawClient = await RawH2.connect(gw.port);
+      rawClient.headers(1, full.filter(([n]) => n !== name));
+      const f = await rawClient.waitFor((x) => x.type === FrameType.RST_STREAM || x.type === FrameType.HEADERS || x.type === FrameType.GOAWAY);
+      if (runtime === 'deno') {
+        // Deno's node:http2 rejects a malformed request as a connection error before h2ws
+        // sees it: GOAWAY PROTOCOL_ERROR naming the stream (README, runtime differences).
+        expect(f.type, `stream without ${name}`).toBe(FrameType.GOAWAY);
+        expect(goaway(f), `stream without ${name}`).toEqual({ lastStreamId: 1, code: H2.NGHTTP2_PROTOCOL_ERROR });
+      } else {
+        expect(f.type, `stream without ${name}`).toBe(FrameType.RST_STREAM);
+        expect(rstCode(f), `stream without ${name}`).toBe(H2.NGHTTP2_PROTOCOL_ERROR);
+        // A malformed request is a stream error only: no GOAWAY, the connection stays usable.
+        await new Promise((r) => setTimeout(r, 100));
+        expect(rawClient.frames.some((x) => x.type === FrameType.GOAWAY)).toBe(false);
+      }
+      rawClient.destroy();
     }
-    // A malformed request is a stream error only: the connection stays up and usable.
-    expect(rawClient.frames.some((f) => f.type === FrameType.GOAWAY)).toBe(false);
-    rawClient.destroy();
   });
 
   it('no route for the path: 404', async () => {
@@ -249,8 +256,14 @@ describe.each(RUNTIMES)('design table under %s', (runtime) => {
     expect((await open).status).toBe(200);
     const before = raw.connections.length;
     const second = await openTunnel(h2, '/two');
-    expect(second.status).toBeUndefined();
-    expect(second.rstCode).toBe(H2.NGHTTP2_REFUSED_STREAM);
+    if (runtime === 'bun') {
+      // Bun's node:http2 cannot reset a stream before responding: h2ws answers 503 there.
+      expect(second.status).toBe(503);
+      expect(second.headers['retry-after']).toBe('1');
+    } else {
+      expect(second.status).toBeUndefined();
+      expect(second.rstCode).toBe(H2.NGHTTP2_REFUSED_STREAM);
+    }
     const h1Status = await new Promise<number>((resolve) => {
       const ws = new WebSocket(limited.url.replace('http', 'ws') + 'three');
       ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));

@@ -28,14 +28,19 @@ describe('H2wsError', () => {
     // What an H2wsError from another copy of the library (JSR next to npm) looks like here.
     class ForeignH2wsError extends Error {
       readonly code = 'H2WS_ERR_CONFIG';
-      readonly [Symbol.for('h2ws.error')] = true;
+      constructor(message: string) {
+        super(message);
+        (this as unknown as Record<symbol, unknown>)[Symbol.for('h2ws.error')] = true;
+      }
     }
     expect(new ForeignH2wsError('other copy')).toBeInstanceOf(H2wsError);
     expect(Object.assign(Object.create(null), { [Symbol.for('h2ws.error')]: true }) instanceof H2wsError).toBe(true);
   });
 
   test('instanceof holds both ways between two loaded copies of errors.ts', async () => {
-    const copy = (await import('../../src/errors.ts?second-copy')) as typeof import('../../src/errors.ts');
+    // A query string makes the module loader treat it as another module: a second copy.
+    const specifier = '../../src/errors.ts?second-copy';
+    const copy = (await import(/* @vite-ignore */ specifier)) as typeof import('../../src/errors.ts');
     expect(copy.H2wsError).not.toBe(H2wsError);
     expect(new copy.H2wsError(copy.ErrorCode.CONFIG, 'x')).toBeInstanceOf(H2wsError);
     expect(new H2wsError(ErrorCode.CONFIG, 'x')).toBeInstanceOf(copy.H2wsError);
