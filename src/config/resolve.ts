@@ -32,9 +32,10 @@ export function resolveOptions(
   args: CliArgs,
   readText: (path: string, field: string) => string,
 ): { options: GatewayOptions; embedded: boolean } {
-  // TLS: flags replace the file's choice.
-  const certPath = args.tlsCert ?? (args.tlsKey === undefined ? file.tls?.cert : undefined);
-  const keyPath = args.tlsKey ?? (args.tlsCert === undefined ? file.tls?.key : undefined);
+  // TLS: flags replace the file's choice (--self-signed included).
+  const fileTls = args.tlsCert === undefined && args.tlsKey === undefined && !args.selfSigned ? file.tls : undefined;
+  const certPath = args.tlsCert ?? fileTls?.cert;
+  const keyPath = args.tlsKey ?? fileTls?.key;
   const selfSigned = args.selfSigned || (args.tlsCert === undefined && args.tlsKey === undefined && file.selfSigned === true);
   if ((certPath === undefined) !== (keyPath === undefined)) {
     fail(certPath === undefined ? '--tls-cert' : '--tls-key', '--tls-cert and --tls-key go together; give both, or --self-signed');

@@ -33,13 +33,15 @@ export function buildBackendRequest(
     lines.push(`Sec-WebSocket-Extensions: ${request.extensions}`);
   }
   const previousFor = request.forwardHeaders['x-forwarded-for'];
+  const previousVia = request.forwardHeaders.via;
   for (const [name, value] of Object.entries(request.forwardHeaders)) {
-    if (name === 'x-forwarded-for') continue;
+    if (name === 'x-forwarded-for' || name === 'via') continue;
     lines.push(`${name}: ${value}`);
   }
   lines.push(`X-Forwarded-For: ${previousFor === undefined ? forwarded.clientAddress : `${previousFor}, ${forwarded.clientAddress}`}`);
   lines.push(`X-Forwarded-Proto: ${forwarded.proto}`);
   // RFC 9110 §7.6.3: Via records the protocol the request arrived with ("2" or "1.1").
-  lines.push(`Via: ${request.transport === 'h2' ? '2' : '1.1'} h2ws`);
+  const via = `${request.transport === 'h2' ? '2' : '1.1'} h2ws`;
+  lines.push(`Via: ${previousVia === undefined ? via : `${previousVia}, ${via}`}`);
   return lines.join('\r\n') + '\r\n\r\n';
 }

@@ -1,11 +1,14 @@
 import { computeAccept } from './accept.ts';
-import { extensionNames, splitList } from './headers.ts';
+import { extensionNames, type HeaderMap, headerValue, splitList } from './headers.ts';
 
-/** An HTTP/1.1 response head, parsed. Field names are lower-case; repeated fields are joined. */
+/**
+ * An HTTP/1.1 response head, parsed. Field names are lower-case; repeated fields are joined
+ * with ", " except Set-Cookie, which stays a list (RFC 9110 §5.3).
+ */
 export interface ResponseHead {
   readonly status: number;
   readonly reason: string;
-  readonly headers: Readonly<Record<string, string>>;
+  readonly headers: Readonly<Record<string, string | readonly string[]>>;
   /** Bytes the head took, including the blank line; what follows belongs to the body or the tunnel. */
   readonly length: number;
 }
@@ -23,14 +26,16 @@ export function parseResponseHead(bytes: Uint8Array): ResponseHead | Error | und
   const lines = buf.toString('latin1', 0, end).split('\r\n');
   const statusLine = /^HTTP\/1\.[01] (\d{3})(?: (.*))?$/.exec(lines[0]!);
   if (statusLine === null) return new Error(`backend sent "${lines[0]!.slice(0, 60)}", not an HTTP/1.1 status line`);
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string | string[]> = {};
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i]!;
     const colon = line.indexOf(':');
     if (colon <= 0) return new Error(`backend sent a malformed header line "${line.slice(0, 60)}"`);
     const name = line.slice(0, colon).trim().toLowerCase();
     const value = line.slice(colon + 1).trim();
-    headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
+    const previous = headers[name];
+    if (name === 'set-cookie') headers[name] = previous === undefined ? [value] : [...(previous as string[]), value];
+    else headers[name] = previous === undefined ? value : `${previous as string}, ${value}`;
   }
   return { status: Number(statusLine[1]), reason: statusLine[2] ?? '', headers, length: end + HEAD_END.length };
 }
@@ -58,23 +63,24 @@ export function verifyUpgradeResponse(
   //    response per HTTP procedures." The caller forwards such responses; this sees only 101.
   // 2. "If the response lacks an |Upgrade| header field or the |Upgrade| header field contains
   //    a value that is not an ASCII case-insensitive match for the value "websocket"".
-  if (!splitList(head.headers.upgrade, true).includes('websocket')) {
+  const h: HeaderMap = head.headers;
+  if (!splitList(headerValue(h, 'upgrade'), true).includes('websocket')) {
     return { ok: false, outcome: 'bad_response', message: 'backend 101 lacks "Upgrade: websocket"' };
   }
   // 3. "If the response lacks a |Connection| header field or the |Connection| header field
   //    doesn't contain a token that is an ASCII case-insensitive match for the value "Upgrade"".
-  if (!splitList(head.headers.connection, true).includes('upgrade')) {
+  if (!splitList(headerValue(h, 'connection'), true).includes('upgrade')) {
     return { ok: false, outcome: 'bad_response', message: 'backend 101 lacks "Connection: Upgrade"' };
   }
   // 4. "If the response lacks a |Sec-WebSocket-Accept| header field or the
   //    |Sec-WebSocket-Accept| contains a value other than the base64-encoded SHA-1 of ...".
-  if (head.headers['sec-websocket-accept']?.trim() !== computeAccept(offer.key)) {
+  if (headerValue(h, 'sec-websocket-accept')?.trim() !== computeAccept(offer.key)) {
     return { ok: false, outcome: 'bad_accept', message: 'backend 101 has a wrong Sec-WebSocket-Accept' };
   }
   // 5. "If the response includes a |Sec-WebSocket-Extensions| header field and this header
   //    field indicates the use of an extension that was not present in the client's handshake".
   const offered = new Set(extensionNames(offer.extensions));
-  const accepted = head.headers['sec-websocket-extensions'];
+  const accepted = headerValue(h, 'sec-websocket-extensions');
   for (const name of extensionNames(accepted)) {
     if (!offered.has(name)) {
       return { ok: false, outcome: 'bad_subprotocol', message: `backend accepted extension "${name}" that the client did not offer` };
@@ -82,7 +88,7 @@ export function verifyUpgradeResponse(
   }
   // 6. "If the response includes a |Sec-WebSocket-Protocol| header field and this header field
   //    indicates the use of a subprotocol that was not present in the client's handshake".
-  const protocol = head.headers['sec-websocket-protocol']?.trim();
+  const protocol = headerValue(h, 'sec-websocket-protocol')?.trim();
   if (protocol !== undefined && protocol !== '' && !offer.protocols.includes(protocol)) {
     return { ok: false, outcome: 'bad_subprotocol', message: `backend chose subprotocol "${protocol}" that the client did not offer` };
   }

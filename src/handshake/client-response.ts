@@ -1,5 +1,5 @@
 import { computeAccept } from './accept.ts';
-import { HOP_BY_HOP, isSafeFieldValue } from './headers.ts';
+import { HOP_BY_HOP, type HeaderMap, headerValue, isSafeFieldValue, splitList } from './headers.ts';
 import type { Negotiated } from './backend-response.ts';
 
 /** RFC 8441 §5: over HTTP/2 the server accepts with a 2xx; h2ws uses 200, plus what was negotiated. */
@@ -23,15 +23,21 @@ export function h1AcceptHead(clientKey: string, negotiated: Negotiated): string 
   return lines.join('\r\n') + '\r\n\r\n';
 }
 
+/** Response fields, with Set-Cookie kept as a list (RFC 9110 §5.3). */
+export type ResponseFields = Readonly<Record<string, string | readonly string[]>>;
+
 /**
- * Response fields a backend's non-101 answer may pass on to the client: hop-by-hop and
- * framing fields are dropped (RFC 9113 §8.2.2), since h2ws re-frames the body itself.
+ * Response fields a backend's non-101 answer may pass on to the client: hop-by-hop fields,
+ * fields the backend named in Connection (RFC 9110 §7.6.1) and framing fields are dropped
+ * (RFC 9113 §8.2.2), since h2ws re-frames the body itself.
  */
-export function passThroughHeaders(headers: Readonly<Record<string, string>>): Record<string, string> {
-  const out: Record<string, string> = {};
+export function passThroughHeaders(headers: HeaderMap): Record<string, string | readonly string[]> {
+  const named = new Set(splitList(headerValue(headers, 'connection'), true));
+  const out: Record<string, string | readonly string[]> = {};
   for (const [name, value] of Object.entries(headers)) {
-    if (HOP_BY_HOP.has(name) || name === 'content-length' || name.startsWith('sec-websocket-accept')) continue;
-    if (!isSafeFieldValue(value)) continue;
+    if (value === undefined || HOP_BY_HOP.has(name) || named.has(name) || name === 'content-length' || name === 'sec-websocket-accept') continue;
+    const values = typeof value === 'string' ? [value] : value;
+    if (!values.every(isSafeFieldValue)) continue;
     out[name] = value;
   }
   return out;
@@ -44,9 +50,11 @@ const REASONS: Readonly<Record<number, string>> = {
 };
 
 /** A complete HTTP/1.1 error response, closing the connection (used on raw upgraded sockets). */
-export function h1ErrorResponse(status: number, headers: Readonly<Record<string, string>>, body: Uint8Array | string): Buffer {
+export function h1ErrorResponse(status: number, headers: ResponseFields, body: Uint8Array | string): Buffer {
   const payload = typeof body === 'string' ? Buffer.from(body) : Buffer.from(body);
   const lines = [`HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}`, 'Connection: close', `Content-Length: ${payload.length}`];
-  for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
+  for (const [name, value] of Object.entries(headers)) {
+    for (const v of typeof value === 'string' ? [value] : value) lines.push(`${name}: ${v}`);
+  }
   return Buffer.concat([Buffer.from(lines.join('\r\n') + '\r\n\r\n', 'latin1'), payload]);
 }

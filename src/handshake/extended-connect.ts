@@ -1,6 +1,6 @@
 import { H2ErrorCode } from '../h2/error-codes.ts';
 import { forwardableHeaders } from './forward-headers.ts';
-import { type HeaderMap, headerValue, splitList } from './headers.ts';
+import { type HeaderMap, headerValue, isSafeFieldValue, isToken, splitList } from './headers.ts';
 import { type HandshakeResult, reject } from './websocket-request.ts';
 
 /** The only WebSocket version there is (RFC 6455 §4.1, §11.6). */
@@ -36,10 +36,15 @@ export function validateExtendedConnect(headers: HeaderMap): HandshakeResult {
   //    which is a stream error of type PROTOCOL_ERROR.
   const scheme = headerValue(headers, ':scheme');
   const path = headerValue(headers, ':path');
-  const authority = headerValue(headers, ':authority') ?? headerValue(headers, 'host');
+  const authority = headerValue(headers, ':authority');
   for (const [name, value] of [[':scheme', scheme], [':path', path], [':authority', authority]] as const) {
     if (value === undefined || value === '') {
       return reject(400, `extended CONNECT without ${name} is malformed (RFC 8441 §4)`, { h2Code: H2ErrorCode.PROTOCOL_ERROR });
+    }
+    // RFC 9113 §8.2.1: CR, LF or NUL in a field value makes the request malformed. h2ws
+    // checks itself rather than trusting each runtime's HPACK layer to.
+    if (!isSafeFieldValue(value) || /[\s]/.test(value)) {
+      return reject(400, `${name} contains whitespace or control characters (RFC 9113 §8.2.1)`, { h2Code: H2ErrorCode.PROTOCOL_ERROR });
     }
   }
   if (!path!.startsWith('/')) {
@@ -53,7 +58,12 @@ export function validateExtendedConnect(headers: HeaderMap): HandshakeResult {
       headers: { 'sec-websocket-version': WEBSOCKET_VERSION },
     });
   }
-  // 5. RFC 8441 §5: Sec-WebSocket-Key and -Accept are not used over HTTP/2. A key the client
+  // 5. RFC 6455 §4.1: each offered subprotocol is a token; anything else is refused, so
+  //    nothing but tokens reaches the backend request.
+  const protocols = splitList(headerValue(headers, 'sec-websocket-protocol'));
+  const badProtocol = protocols.find((p) => !isToken(p));
+  if (badProtocol !== undefined) return reject(400, `sec-websocket-protocol "${badProtocol}" is not a token (RFC 6455 §4.1)`);
+  // 6. RFC 8441 §5: Sec-WebSocket-Key and -Accept are not used over HTTP/2. A key the client
   //    sends anyway is ignored; the backend gets a fresh one.
   return {
     ok: true,
@@ -61,7 +71,7 @@ export function validateExtendedConnect(headers: HeaderMap): HandshakeResult {
       transport: 'h2',
       authority: authority!,
       path: path!,
-      protocols: splitList(headerValue(headers, 'sec-websocket-protocol')),
+      protocols,
       extensions: headerValue(headers, 'sec-websocket-extensions'),
       clientKey: undefined,
       forwardHeaders: forwardableHeaders(headers),

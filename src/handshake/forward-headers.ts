@@ -3,7 +3,7 @@ import { HOP_BY_HOP, type HeaderMap, isSafeFieldValue, splitList } from './heade
 /**
  * Fields h2ws sets itself on the backend request, so the client's copies are not forwarded:
  * the key and version are regenerated (RFC 6455 §4.1), the offers are sent separately, and
- * Host, Via and X-Forwarded-* are rebuilt from what h2ws saw.
+ * Host and X-Forwarded-Proto are rebuilt from what h2ws saw (Via and X-Forwarded-For are appended to).
  */
 const REBUILT: ReadonlySet<string> = new Set([
   'host',
@@ -13,7 +13,6 @@ const REBUILT: ReadonlySet<string> = new Set([
   'sec-websocket-version',
   'sec-websocket-protocol',
   'sec-websocket-extensions',
-  'via',
   'x-forwarded-proto',
 ]);
 

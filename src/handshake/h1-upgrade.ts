@@ -1,6 +1,6 @@
 import { forwardableHeaders } from './forward-headers.ts';
 import { WEBSOCKET_VERSION } from './extended-connect.ts';
-import { type HeaderMap, headerValue, splitList } from './headers.ts';
+import { type HeaderMap, headerValue, isToken, splitList } from './headers.ts';
 import { type HandshakeResult, reject } from './websocket-request.ts';
 
 /**
@@ -44,13 +44,17 @@ export function validateH1Upgrade(method: string, httpVersion: string, headers: 
       headers: { 'sec-websocket-version': WEBSOCKET_VERSION },
     });
   }
+  // 7. Offered subprotocols must be tokens (RFC 6455 §4.1).
+  const protocols = splitList(headerValue(headers, 'sec-websocket-protocol'));
+  const badProtocol = protocols.find((p) => !isToken(p));
+  if (badProtocol !== undefined) return reject(400, `Sec-WebSocket-Protocol "${badProtocol}" is not a token (RFC 6455 §4.1)`);
   return {
     ok: true,
     request: {
       transport: 'h1',
       authority: host,
       path,
-      protocols: splitList(headerValue(headers, 'sec-websocket-protocol')),
+      protocols,
       extensions: headerValue(headers, 'sec-websocket-extensions'),
       clientKey: key,
       forwardHeaders: forwardableHeaders(headers),

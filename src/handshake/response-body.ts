@@ -3,20 +3,24 @@
  * answer. Returns `undefined` while more bytes are needed, `null` when the body is too large
  * or its framing cannot be followed (then only the status and headers are forwarded).
  */
+import { type HeaderMap, headerValue } from './headers.ts';
+
 export function extractBody(
-  headers: Readonly<Record<string, string>>,
+  headers: HeaderMap,
   bytes: Buffer,
   maxBytes: number,
   ended: boolean,
 ): Buffer | null | undefined {
-  const length = headers['content-length'];
+  // RFC 9112 §6.3: Transfer-Encoding overrides Content-Length.
+  if (/\bchunked\b/i.test(headerValue(headers, 'transfer-encoding') ?? '')) return decodeChunked(bytes, maxBytes, ended);
+  const length = headerValue(headers, 'content-length');
   if (length !== undefined) {
+    if (!/^\d{1,15}$/.test(length.trim())) return null; // digits only (RFC 9110 §8.6)
     const n = Number(length);
-    if (!Number.isSafeInteger(n) || n < 0 || n > maxBytes) return null;
+    if (n > maxBytes) return null;
     if (bytes.length >= n) return bytes.subarray(0, n);
     return ended ? bytes : undefined;
   }
-  if (/\bchunked\b/i.test(headers['transfer-encoding'] ?? '')) return decodeChunked(bytes, maxBytes, ended);
   // RFC 9112 §6.3: without a length, the body runs to the end of the connection.
   if (bytes.length > maxBytes) return null;
   return ended ? bytes : undefined;

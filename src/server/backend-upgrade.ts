@@ -2,7 +2,7 @@ import type net from 'node:net';
 import { generateKey } from '../handshake/accept.ts';
 import { buildBackendRequest, type ForwardedFor } from '../handshake/backend-request.ts';
 import { type Negotiated, parseResponseHead, type ResponseHead, verifyUpgradeResponse } from '../handshake/backend-response.ts';
-import { passThroughHeaders } from '../handshake/client-response.ts';
+import { passThroughHeaders, type ResponseFields } from '../handshake/client-response.ts';
 import { extractBody } from '../handshake/response-body.ts';
 import type { WebSocketRequest } from '../handshake/websocket-request.ts';
 import type { BackendTarget } from '../routing/route-table.ts';
@@ -15,7 +15,7 @@ export type BackendUpgrade =
       readonly ok: false;
       readonly outcome: Exclude<Outcome, 'ok' | 'refused' | 'rejected' | 'forbidden'>;
       readonly status: number;
-      readonly headers: Readonly<Record<string, string>>;
+      readonly headers: ResponseFields;
       readonly body: Buffer;
       readonly message: string;
     };

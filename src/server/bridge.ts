@@ -1,5 +1,6 @@
 import type { ForwardedFor } from '../handshake/backend-request.ts';
 import type { Negotiated } from '../handshake/backend-response.ts';
+import type { ResponseFields } from '../handshake/client-response.ts';
 import type { WebSocketRequest } from '../handshake/websocket-request.ts';
 import type { RouteMatch } from '../routing/route-table.ts';
 import type { Outcome } from '../tunnel/outcomes.ts';
@@ -17,7 +18,7 @@ export interface ClientHandle {
   /** Sends the success response (200 on h2, 101 on HTTP/1.1) and returns the client's tunnel end. */
   accept(negotiated: Negotiated): TunnelEnd;
   /** Sends an error response. */
-  refuse(status: number, headers: Readonly<Record<string, string>>, body: Uint8Array | string): void;
+  refuse(status: number, headers: ResponseFields, body: Uint8Array | string): void;
 }
 
 export interface BridgeResult {

@@ -4,7 +4,7 @@ import type tls from 'node:tls';
 import type { GatewayOptions } from '../config/options.ts';
 import { H2ErrorCode } from '../h2/error-codes.ts';
 import { createH2Server, type IncomingHttpHeaders, type ServerHttp2Stream, SessionRegistry } from '../h2/server.ts';
-import { h1AcceptHead, h1ErrorResponse, h2AcceptHeaders } from '../handshake/client-response.ts';
+import { h1AcceptHead, h1ErrorResponse, h2AcceptHeaders, type ResponseFields } from '../handshake/client-response.ts';
 import { validateExtendedConnect } from '../handshake/extended-connect.ts';
 import { validateH1Upgrade } from '../handshake/h1-upgrade.ts';
 import { splitList } from '../handshake/headers.ts';
@@ -189,7 +189,7 @@ export class Gateway {
     socket.pause();
     socket.setNoDelay(true);
     const path = req.url ?? '';
-    const refuse = (status: number, headers: Readonly<Record<string, string>>, body: Uint8Array | string) => {
+    const refuse = (status: number, headers: ResponseFields, body: Uint8Array | string) => {
       if (socket.writable) socket.end(h1ErrorResponse(status, headers, body));
       socket.destroySoon?.();
     };
@@ -302,10 +302,10 @@ export class Gateway {
   }
 }
 
-function respondH2(stream: ServerHttp2Stream, status: number, headers: Readonly<Record<string, string>>, body: Uint8Array | string): void {
+function respondH2(stream: ServerHttp2Stream, status: number, headers: ResponseFields, body: Uint8Array | string): void {
   if (stream.closed || stream.destroyed || stream.headersSent) return;
   const payload = typeof body === 'string' ? Buffer.from(body) : body;
-  stream.respond({ ':status': status, 'content-type': 'text/plain; charset=utf-8', ...headers, 'content-length': payload.length });
+  stream.respond({ ':status': status, 'content-type': 'text/plain; charset=utf-8', ...(headers as Record<string, string | string[]>), 'content-length': payload.length });
   stream.end(payload);
 }
 

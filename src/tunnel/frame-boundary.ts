@@ -42,6 +42,15 @@ export class FrameBoundary {
   }
 }
 
+/** The longest prefix of `text` whose UTF-8 form fits in `max` bytes, never splitting a character. */
+function truncateUtf8(text: string, max: number): Uint8Array {
+  const bytes = new TextEncoder().encode(text);
+  if (bytes.length <= max) return bytes;
+  let end = max;
+  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--; // back off continuation bytes
+  return bytes.subarray(0, end);
+}
+
 function payloadLength(h: Uint8Array): number {
   const len7 = h[1]! & 0x7f;
   if (len7 < 126) return len7;
@@ -57,7 +66,7 @@ function payloadLength(h: Uint8Array): number {
  * (the backend) must be masked (§5.3); frames toward a client must not be.
  */
 export function closeFrame(code: number, reason: string, masked: boolean): Uint8Array {
-  const reasonBytes = new TextEncoder().encode(reason).subarray(0, 123);
+  const reasonBytes = truncateUtf8(reason, 123); // §5.5: control payloads are at most 125 bytes
   const payload = new Uint8Array(2 + reasonBytes.length);
   payload[0] = code >> 8;
   payload[1] = code & 0xff;

@@ -71,6 +71,8 @@ const open = (page: Page, path: string, protocols?: string[]) =>
 const echoText = (page: Page, id: number, text: string) => page.evaluate(([i, t]) => window.h2wsTest.echoText(i, t), [id, text] as const);
 const echoBinary = (page: Page, id: number, n: number) => page.evaluate(([i, len]) => window.h2wsTest.echoBinary(i, len), [id, n] as const);
 const nextHop = (page: Page) => page.evaluate(() => window.h2wsTest.nextHopProtocol());
+const wssUrl = (origin: string, path: string) => `${origin.replace(/^https:/, 'wss:').replace(/\/$/, '')}${path}`;
+
 /**
  * Both pieces of evidence that a socket went over HTTP/2: h2ws's own record (the Via it
  * adds, "2 h2ws" for h2 clients, RFC 9110 §7.6.3) and Chromium's (the handshake status in
@@ -82,7 +84,6 @@ async function expectOverH2(handshakes: readonly HandshakeRecord[], seen: Backen
     .poll(() => handshakes.find((h) => new URL(h.url).pathname === seen.path)?.status, { message: `Chromium's handshake status for ${seen.path}` })
     .toBe(200);
 }
-const wssUrl = (origin: string, path: string) => `${origin.replace(/^https:/, 'wss:').replace(/\/$/, '')}${path}`;
 
 describe('Chromium → h2ws over TLS (RFC 8441)', () => {
   it('loads the page over h2, and its wss:// socket arrives as extended CONNECT', async () => {
@@ -90,6 +91,8 @@ describe('Chromium → h2ws over TLS (RFC 8441)', () => {
     // The gateway's plain HTTP side answers 404 here; it is still a page on its origin, over h2.
     expect(status).toBe(404);
     expect(await nextHop(page)).toBe('h2');
+    // Chromium sends each cookie as its own h2 field (RFC 9113 §8.2.3 allows it); HTTP/1.1 needs one line.
+    await page.context().addCookies([{ name: 'a', value: '1', url: gateway.url }, { name: 'b', value: '2', url: gateway.url }]);
 
     const opened = await open(page, '/ws/first');
     expect(opened).toMatchObject({ opened: true, errorEvent: false });
@@ -98,6 +101,7 @@ describe('Chromium → h2ws over TLS (RFC 8441)', () => {
     expect(seen.headers.via).toBe('2 h2ws');
     expect(seen.headers.origin).toBe(gateway.url.replace(/\/$/, ''));
     expect(seen.headers['x-forwarded-proto']).toBe('https');
+    expect(seen.headers.cookie).toBe('a=1; b=2');
     // The backend gets a normal HTTP/1.1 upgrade with h2ws's own key.
     expect(seen.headers.upgrade).toBe('websocket');
     expect(seen.headers.connection).toBe('Upgrade');

@@ -122,8 +122,8 @@ describe('an h2 client bridged to the backend', () => {
     expect(all(fields, 'x-forwarded-proto')).toEqual(['https']);
   });
 
-  test('RFC 9110 §7.6.3: Via "2 h2ws" for a request that arrived over HTTP/2', () => {
-    expect(all(fields, 'via')).toEqual(['2 h2ws']);
+  test('RFC 9110 §7.6.3: Via "2 h2ws" appended for a request that arrived over HTTP/2', () => {
+    expect(all(fields, 'via')).toEqual(['1.1 evil, 2 h2ws']);
   });
 });
 

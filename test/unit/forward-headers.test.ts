@@ -22,7 +22,7 @@ describe('forwardableHeaders', () => {
 
   test.each([
     'host', 'content-length', 'sec-websocket-key', 'sec-websocket-accept', 'sec-websocket-version',
-    'sec-websocket-protocol', 'sec-websocket-extensions', 'via', 'x-forwarded-proto',
+    'sec-websocket-protocol', 'sec-websocket-extensions', 'x-forwarded-proto',
   ])('%s is rebuilt by h2ws, so the client copy is not forwarded', (name) => {
     expect(forwardableHeaders({ [name]: 'x', origin: 'o' })).toEqual({ origin: 'o' });
   });
@@ -53,5 +53,11 @@ describe('forwardableHeaders', () => {
 
   test('an empty input gives an empty result', () => {
     expect(forwardableHeaders({})).toEqual({});
+  });
+});
+
+describe('RFC 9110 §7.6.3: Via is appended to, not replaced', () => {
+  test('the client\'s Via is kept for the backend request to extend', () => {
+    expect(forwardableHeaders({ via: '1.1 edge' }).via).toBe('1.1 edge');
   });
 });
