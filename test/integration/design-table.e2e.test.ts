@@ -278,11 +278,7 @@ describe.each(RUNTIMES)('design table under %s', (runtime) => {
   });
 
   it('client END_STREAM: flush, then FIN to the backend; the other direction keeps relaying', async () => {
-    const next = raw.next();
-    const res = openTunnel(client, '/raw');
-    const conn = await next;
-    conn.accept();
-    const { stream } = await res;
+    const { conn, stream } = await rawTunnel(client);
     const sink = new FrameSink(false);
     let clientSawEnd = false;
     stream.on('data', (d: Buffer) => sink.write(d));
@@ -300,11 +296,7 @@ describe.each(RUNTIMES)('design table under %s', (runtime) => {
   });
 
   it('backend FIN: flush, then END_STREAM to the client; the client keeps sending', async () => {
-    const next = raw.next();
-    const res = openTunnel(client, '/raw');
-    const conn = await next;
-    conn.accept();
-    const { stream } = await res;
+    const { conn, stream } = await rawTunnel(client);
     const sink = new FrameSink(false);
     stream.on('data', (d: Buffer) => sink.write(d));
     conn.socket.end(serverFrame('goodbye'));
@@ -333,11 +325,7 @@ describe.each(RUNTIMES)('design table under %s', (runtime) => {
   });
 
   it('backend TCP reset mid-tunnel: RST_STREAM CONNECT_ERROR', async () => {
-    const next = raw.next();
-    const res = openTunnel(client, '/raw');
-    const conn = await next;
-    conn.accept();
-    const { stream, status } = await res;
+    const { conn, stream, status } = await rawTunnel(client);
     expect(status).toBe(200);
     conn.socket.resetAndDestroy();
     await new Promise((r) => stream.once('close', r));
@@ -345,11 +333,7 @@ describe.each(RUNTIMES)('design table under %s', (runtime) => {
   });
 
   it('a clean close delivers every byte sent before it, both ways (4 MiB each)', async () => {
-    const next = raw.next();
-    const res = openTunnel(client, '/raw');
-    const conn = await next;
-    conn.accept();
-    const { stream } = await res;
+    const { conn, stream } = await rawTunnel(client);
     const up = Buffer.alloc(4 * 1024 * 1024);
     const down = Buffer.alloc(4 * 1024 * 1024);
     for (let i = 0; i < up.length; i++) {
@@ -371,12 +355,8 @@ describe.each(RUNTIMES)('design table under %s', (runtime) => {
   });
 
   it('backpressure: a backend that stops reading stops the client, without loss', async () => {
-    const next = raw.next();
-    const res = openTunnel(client, '/raw');
-    const conn = await next;
-    conn.accept();
+    const { conn, stream } = await rawTunnel(client);
     conn.socket.pause();
-    const { stream } = await res;
     const total = 16 * 1024 * 1024;
     const payload = Buffer.alloc(total, 0x61);
     stream.write(payload);
@@ -389,11 +369,7 @@ describe.each(RUNTIMES)('design table under %s', (runtime) => {
   });
 
   it('backpressure: a client that stops reading stops the backend, without loss', async () => {
-    const next = raw.next();
-    const res = openTunnel(client, '/raw');
-    const conn = await next;
-    conn.accept();
-    const { stream } = await res;
+    const { conn, stream } = await rawTunnel(client);
     stream.pause();
     const total = 16 * 1024 * 1024;
     conn.socket.write(Buffer.alloc(total, 0x62));
@@ -456,6 +432,16 @@ describe.each(RUNTIMES)('design table under %s', (runtime) => {
     res.stream.close(H2.NGHTTP2_CANCEL);
   });
 });
+
+/** Opens a tunnel to the raw backend, which accepts it with a valid 101. */
+async function rawTunnel(client: H2Client, path = '/raw') {
+  const next = raw.next();
+  const res = openTunnel(client, path);
+  const conn = await next;
+  conn.accept();
+  const { stream, status } = await res;
+  return { conn, stream, status };
+}
 
 function once<T = unknown>(emitter: NodeJS.EventEmitter, event: string, ms = 5000, all = false): Promise<T> {
   return new Promise((resolve, reject) => {
