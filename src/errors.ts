@@ -45,13 +45,22 @@ export class H2wsError extends Error {
 
 /** Stable error codes. */
 export const ErrorCode = {
+  /** A bad flag or config field (`field` names it). */
   CONFIG: 'H2WS_ERR_CONFIG',
+  /** The client's handshake was turned down by h2ws itself (400, 404, 501, PROTOCOL_ERROR). */
   HANDSHAKE: 'H2WS_ERR_HANDSHAKE',
+  /** Turned away by an access rule (403). */
+  FORBIDDEN: 'H2WS_ERR_FORBIDDEN',
+  /** Over `limits.maxTunnels` (REFUSED_STREAM, or 503). */
+  TUNNEL_LIMIT: 'H2WS_ERR_TUNNEL_LIMIT',
+  /** Backend refused, DNS failed, connect timed out, or it did not speak HTTP/1.1 (502). */
   BACKEND_UNREACHABLE: 'H2WS_ERR_BACKEND_UNREACHABLE',
+  /** The backend did not answer the upgrade in time (504). */
   BACKEND_TIMEOUT: 'H2WS_ERR_BACKEND_TIMEOUT',
+  /** The backend answered the upgrade with a status other than 101 (forwarded). */
   BACKEND_STATUS: 'H2WS_ERR_BACKEND_STATUS',
-  BACKEND_BAD_RESPONSE: 'H2WS_ERR_BACKEND_BAD_RESPONSE',
+  /** The backend's 101 had a wrong Sec-WebSocket-Accept (502). */
   BAD_ACCEPT: 'H2WS_ERR_BAD_ACCEPT',
+  /** The backend's 101 chose a subprotocol or extension nobody offered (502). */
   BAD_SUBPROTOCOL: 'H2WS_ERR_BAD_SUBPROTOCOL',
-  BAD_EXTENSION: 'H2WS_ERR_BAD_EXTENSION',
 } as const;

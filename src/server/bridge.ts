@@ -23,6 +23,8 @@ export interface ClientHandle {
 
 export interface BridgeResult {
   readonly outcome: Outcome;
+  /** The status the client got, when the handshake failed. */
+  readonly status?: number;
   readonly message?: string;
   readonly tunnel?: Tunnel;
 }
@@ -40,7 +42,7 @@ export async function bridge(
   const upgrade = await upgradeBackend(match.route.backend, request, match.backendPath, client.forwarded, settings, client.signal);
   if (!upgrade.ok) {
     if (!client.signal.aborted) client.refuse(upgrade.status, upgrade.headers, upgrade.body);
-    return { outcome: upgrade.outcome, message: upgrade.message };
+    return { outcome: upgrade.outcome, status: upgrade.status, message: upgrade.message };
   }
   if (client.signal.aborted) {
     // The client reset while the backend was answering: abort the backend the same way.

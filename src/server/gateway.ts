@@ -2,7 +2,6 @@ import http from 'node:http';
 import type net from 'node:net';
 import type tls from 'node:tls';
 import type { GatewayOptions } from '../config/options.ts';
-import { H2ErrorCode } from '../h2/error-codes.ts';
 import { createH2Server, type IncomingHttpHeaders, type ServerHttp2Stream, SessionRegistry } from '../h2/server.ts';
 import { h1AcceptHead, h1ErrorResponse, h2AcceptHeaders, type ResponseFields } from '../handshake/client-response.ts';
 import { validateExtendedConnect } from '../handshake/extended-connect.ts';
@@ -11,7 +10,8 @@ import { splitList } from '../handshake/headers.ts';
 import type { WebSocketRequest } from '../handshake/websocket-request.ts';
 import { RouteTable } from '../routing/route-table.ts';
 import { capabilities } from '../runtime/capabilities.ts';
-import { REFUSED, type Outcome } from '../tunnel/outcomes.ts';
+import { H2wsError } from '../errors.ts';
+import { OUTCOME_ERROR_CODE, REFUSED, type Outcome } from '../tunnel/outcomes.ts';
 import type { Tunnel } from '../tunnel/relay.ts';
 import { defaultApp } from './app.ts';
 import { bridge, type ClientHandle } from './bridge.ts';
@@ -20,7 +20,7 @@ import { createFrontListener, type FrontListener } from './listener.ts';
 import { selfSignedCertificate } from './self-signed.ts';
 import { h2StreamEnd, socketEnd } from './tunnel-ends.ts';
 
-/** One finished handshake or tunnel, for logs and metrics. */
+/** The outcome of one WebSocket handshake, for logs and metrics. */
 export interface TunnelEvent {
   readonly transport: 'h2' | 'h1';
   readonly path: string;
@@ -28,6 +28,8 @@ export interface TunnelEvent {
   readonly outcome: Outcome;
   readonly status?: number;
   readonly message?: string;
+  /** For every outcome but "ok": the error, with its stable code and status or h2 code. */
+  readonly error?: H2wsError;
 }
 
 export interface GatewayHooks {
@@ -139,8 +141,13 @@ export class Gateway {
     this.#address = { host: bound.address, port: bound.port };
   }
 
-  #report(event: TunnelEvent): void {
-    this.#onTunnel?.(event);
+  #report(event: TunnelEvent & { h2Code?: number }): void {
+    const { h2Code, ...rest } = event;
+    if (event.outcome !== 'ok') {
+      const details = { ...(event.status !== undefined && { status: event.status }), ...(h2Code !== undefined && { h2Code }) };
+      (rest as { error?: H2wsError }).error = new H2wsError(OUTCOME_ERROR_CODE[event.outcome], event.message ?? event.outcome, details);
+    }
+    this.#onTunnel?.(rest);
     if (event.outcome !== 'ok' && event.outcome !== 'rejected') {
       this.#log(`h2ws: ${event.transport} WebSocket ${event.path} → ${event.route ?? 'no route'}: ${event.message ?? event.outcome}`);
     }
@@ -157,7 +164,7 @@ export class Gateway {
     if (this.openTunnels >= this.options.limits.maxTunnels || this.draining) {
       if (capabilities.resetBeforeResponse) stream.close(REFUSED.h2Code);
       else respondH2(stream, REFUSED.h1Status, { 'retry-after': '1' }, 'tunnel limit reached; retry later\n');
-      this.#report({ transport: 'h2', path, route: undefined, outcome: 'refused', message: 'tunnel limit reached' });
+      this.#report({ transport: 'h2', path, route: undefined, outcome: 'refused', message: 'tunnel limit reached', h2Code: REFUSED.h2Code });
       return;
     }
     const checked = validateExtendedConnect(headers);
@@ -165,7 +172,7 @@ export class Gateway {
       const { rejection } = checked;
       if (rejection.h2Code !== undefined) stream.close(rejection.h2Code);
       else respondH2(stream, rejection.status, rejection.headers ?? {}, `${rejection.message}\n`);
-      this.#report({ transport: 'h2', path, route: undefined, outcome: rejection.outcome, status: rejection.status, message: rejection.message });
+      this.#report({ transport: 'h2', path, route: undefined, outcome: rejection.outcome, status: rejection.status, message: rejection.message, ...(rejection.h2Code !== undefined && { h2Code: rejection.h2Code }) });
       return;
     }
     const controller = new AbortController();
@@ -244,7 +251,8 @@ export class Gateway {
     }).then(
       (result) => {
         this.#handshakes--;
-        this.#report({ transport: request.transport, path: request.path, route: match.route.prefix, outcome: result.outcome, message: result.message });
+        const { outcome, status, message } = result;
+        this.#report({ transport: request.transport, path: request.path, route: match.route.prefix, outcome, ...(status !== undefined && { status }), ...(message !== undefined && { message }) });
         const { tunnel } = result;
         if (tunnel === undefined) return this.#checkIdle();
         this.#tunnels.add(tunnel);
@@ -320,5 +328,4 @@ function watchIdle(tunnel: Tunnel, idleMs: number): void {
   void tunnel.closed.then(() => clearInterval(timer));
 }
 
-export { H2ErrorCode };
 function noop(): void {}

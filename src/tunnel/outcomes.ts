@@ -1,3 +1,4 @@
+import { ErrorCode } from '../errors.ts';
 import { H2ErrorCode } from '../h2/error-codes.ts';
 
 /**
@@ -14,6 +15,18 @@ export type Outcome =
   | 'refused'
   | 'rejected'
   | 'forbidden';
+
+/** The stable error code for each failed outcome. */
+export const OUTCOME_ERROR_CODE = {
+  backend_unreachable: ErrorCode.BACKEND_UNREACHABLE,
+  backend_timeout: ErrorCode.BACKEND_TIMEOUT,
+  backend_status: ErrorCode.BACKEND_STATUS,
+  bad_accept: ErrorCode.BAD_ACCEPT,
+  bad_subprotocol: ErrorCode.BAD_SUBPROTOCOL,
+  refused: ErrorCode.TUNNEL_LIMIT,
+  rejected: ErrorCode.HANDSHAKE,
+  forbidden: ErrorCode.FORBIDDEN,
+} as const satisfies Record<Exclude<Outcome, 'ok'>, string>;
 
 /** Backend failures before the tunnel opens, and the status the client gets for each. */
 export const BACKEND_FAILURE_STATUS = {

@@ -16,11 +16,15 @@ describe('createGateway (library)', () => {
   it('bridges extended CONNECT and reports each handshake to onTunnel', async () => {
     const echo = await startEchoBackend();
     const events: string[] = [];
+    const errors: Array<{ code: string; status: number | undefined }> = [];
     const gateway = await createGateway({
       listen: '127.0.0.1:0',
       routes: { '/echo': echo.url },
       log: () => {},
-      onTunnel: (e) => events.push(`${e.transport} ${e.path} ${e.outcome}`),
+      onTunnel: (e) => {
+        events.push(`${e.transport} ${e.path} ${e.outcome}`);
+        if (e.error) errors.push({ code: e.error.code, status: e.error.status });
+      },
     });
     try {
       expect(gateway.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
@@ -33,6 +37,7 @@ describe('createGateway (library)', () => {
       await sink.until(() => sink.messages.includes('lib'));
       expect((await openTunnel(client, '/nope')).status).toBe(404);
       expect(events).toEqual(['h2 /echo ok', 'h2 /nope rejected']);
+      expect(errors).toEqual([{ code: 'H2WS_ERR_HANDSHAKE', status: 404 }]);
       res.stream.end();
       await client.close();
     } finally {

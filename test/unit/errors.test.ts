@@ -1,4 +1,5 @@
 /** H2wsError: stable codes, and an instanceof that holds across two loaded copies (Symbol.for brand). */
+import { OUTCOME_ERROR_CODE } from '../../src/tunnel/outcomes.ts';
 import { describe, expect, test } from 'vitest';
 import { ErrorCode, H2wsError } from '../../src/errors.ts';
 
@@ -64,14 +65,18 @@ describe('ErrorCode', () => {
     expect(ErrorCode).toEqual({
       CONFIG: 'H2WS_ERR_CONFIG',
       HANDSHAKE: 'H2WS_ERR_HANDSHAKE',
+      FORBIDDEN: 'H2WS_ERR_FORBIDDEN',
+      TUNNEL_LIMIT: 'H2WS_ERR_TUNNEL_LIMIT',
       BACKEND_UNREACHABLE: 'H2WS_ERR_BACKEND_UNREACHABLE',
       BACKEND_TIMEOUT: 'H2WS_ERR_BACKEND_TIMEOUT',
       BACKEND_STATUS: 'H2WS_ERR_BACKEND_STATUS',
-      BACKEND_BAD_RESPONSE: 'H2WS_ERR_BACKEND_BAD_RESPONSE',
       BAD_ACCEPT: 'H2WS_ERR_BAD_ACCEPT',
       BAD_SUBPROTOCOL: 'H2WS_ERR_BAD_SUBPROTOCOL',
-      BAD_EXTENSION: 'H2WS_ERR_BAD_EXTENSION',
     });
+  });
+
+  test('every failed tunnel outcome maps to one of them', () => {
+    expect(new Set(Object.values(OUTCOME_ERROR_CODE))).toEqual(new Set(Object.values(ErrorCode).filter((c) => c !== ErrorCode.CONFIG)));
   });
 
   test('every code is H2WS_ERR_<key>', () => {
