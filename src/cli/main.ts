@@ -79,16 +79,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 1;
   }
 
-  const transports = options.tls === undefined ? 'h2c prior knowledge + HTTP/1.1' : 'TLS: h2, http/1.1';
-  process.stdout.write(`h2ws listening on ${gateway.url} (${transports})\n`);
-  if (demo !== undefined) {
-    const local = gateway.url.replace('127.0.0.1', 'localhost');
-    process.stdout.write(`h2ws: embedded demo: open ${local} in a browser${options.tls !== undefined && 'selfSigned' in options.tls ? ' (self-signed certificate: accept the warning)' : ''}\n`);
-  } else {
-    for (const route of options.routes) process.stdout.write(`h2ws: route ${route.prefix} → ${route.backend.url}\n`);
-  }
-
-  return new Promise<number>((resolve) => {
+  // Handlers go in before the ready line, so a supervisor that signals as soon as it reads
+  // the line always gets a graceful drain.
+  const stopped = new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) {
@@ -107,4 +100,14 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
   });
+  const transports = options.tls === undefined ? 'h2c prior knowledge + HTTP/1.1' : 'TLS: h2, http/1.1';
+  process.stdout.write(`h2ws listening on ${gateway.url} (${transports})\n`);
+  if (demo !== undefined) {
+    const local = gateway.url.replace('127.0.0.1', 'localhost');
+    process.stdout.write(`h2ws: embedded demo: open ${local} in a browser${options.tls !== undefined && 'selfSigned' in options.tls ? ' (self-signed certificate: accept the warning)' : ''}\n`);
+  } else {
+    for (const route of options.routes) process.stdout.write(`h2ws: route ${route.prefix} → ${route.backend.url}\n`);
+  }
+
+  return stopped;
 }

@@ -52,7 +52,10 @@ export function resolveOptions(
   const listen = listenText === undefined
     ? { host: DEFAULT_HOST, port: tls === undefined ? DEFAULT_CLEARTEXT_PORT : DEFAULT_TLS_PORT }
     : parseListenAddress(listenText, DEFAULT_HOST);
-  if (listen instanceof Error) fail(args.listen !== undefined ? '--listen' : 'listen', `listen: ${listen.message}`);
+  if (listen instanceof Error) {
+    const field = args.listen !== undefined ? '--listen' : 'listen';
+    fail(field, `${field}: ${listen.message}`);
+  }
 
   const routes = new Map<string, Route>();
   const addRoute = (prefix: string, url: string, field: string) => {

@@ -23,7 +23,18 @@ export const timeoutsSchema = z.strictObject({
   pingIntervalMs: nonNegativeInt.optional(),
 });
 
-export const configFileSchema = z.strictObject({
+/** The config file's shape, spelled out (also what JSR's explicit public types need). */
+export interface ConfigFile {
+  listen?: string;
+  tls?: { cert: string; key: string };
+  selfSigned?: boolean;
+  backend?: string;
+  routes?: Record<string, string>;
+  limits?: Partial<Record<'maxTunnels' | 'maxStreamsPerConnection' | 'maxHeaderListSize' | 'maxBufferedBytesPerTunnel', number>>;
+  timeouts?: Partial<Record<'handshakeMs' | 'backendConnectMs' | 'backendUpgradeMs' | 'idleMs' | 'drainMs' | 'pingIntervalMs', number>>;
+}
+
+export const configFileSchema: z.ZodType<ConfigFile> = z.strictObject({
   /** "HOST:PORT" */
   listen: z.string().optional(),
   tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
@@ -36,7 +47,6 @@ export const configFileSchema = z.strictObject({
   timeouts: timeoutsSchema.optional(),
 });
 
-export type ConfigFile = z.infer<typeof configFileSchema>;
 
 /** One line naming the field, for a zod failure. */
 export function describeIssue(error: z.ZodError, prefix = ''): { field: string; message: string } {

@@ -109,13 +109,22 @@ export class Gateway {
     this.#sessions = new SessionRegistry(h2, timeouts.pingIntervalMs);
     h2.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => this.#onStream(stream, headers));
 
+    // Slowloris on HTTP/1.1: node's headersTimeout is driven by a timer that only runs on a
+    // listening server, and this one is fed with emit('connection'), so h2ws times the first
+    // request head itself.
+    const headDeadlines = new WeakMap<net.Socket, () => void>();
+    const headArrived = (socket: net.Socket) => headDeadlines.get(socket)?.();
     this.#h1 = http.createServer({ maxHeaderSize: limits.maxHeaderListSize }, (req, res) => {
+      headArrived(req.socket);
       void serveH1(req, res, this.#secure ? 'https' : 'http', this.#fetch);
     });
-    this.#h1.headersTimeout = timeouts.handshakeMs;
-    this.#h1.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => this.#onUpgrade(req, socket, head));
+    this.#h1.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+      headArrived(socket);
+      this.#onUpgrade(req, socket, head);
+    });
     // HTTP/1.1 CONNECT: h2ws is not a forward proxy (design table: 501).
     this.#h1.on('connect', (_req: http.IncomingMessage, socket: net.Socket) => {
+      headArrived(socket);
       socket.on('error', noop);
       socket.end(h1ErrorResponse(501, {}, 'h2ws is not a forward proxy\n'));
     });
@@ -126,7 +135,16 @@ export class Gateway {
 
     this.#front = createFrontListener(tlsFiles, {
       h2: (socket) => h2.emit('connection', socket),
-      h1: (socket) => this.#h1.emit('connection', socket),
+      h1: (socket) => {
+        const timer = setTimeout(() => socket.destroy(), timeouts.handshakeMs);
+        const clear = () => {
+          clearTimeout(timer);
+          headDeadlines.delete(socket);
+        };
+        headDeadlines.set(socket, clear);
+        socket.once('close', clear);
+        this.#h1.emit('connection', socket);
+      },
     }, timeouts.handshakeMs);
     const { server } = this.#front;
     await new Promise<void>((resolve, reject) => {

@@ -59,7 +59,8 @@ export function createFrontListener(
       if (socket.alpnProtocol === 'h2') sink.h2(socket);
       else sink.h1(socket);
     });
-    server.on('tlsClientError', noop);
+    // Includes handshakeTimeout expiring: without this the stalled socket would stay open.
+    server.on('tlsClientError', (_err: Error, socket: tls.TLSSocket) => socket.destroy());
   } else {
     server = net.createServer({ allowHalfOpen: false }, (socket) => {
       socket.setNoDelay(true);

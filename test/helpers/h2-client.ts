@@ -1,5 +1,15 @@
 import http2 from 'node:http2';
-import { Receiver, Sender } from 'ws';
+import * as wsModule from 'ws';
+
+// ws exports its RFC 6455 Sender and Receiver at runtime; @types/ws does not declare them.
+interface ReceiverLike {
+  on(event: string, listener: (...args: never[]) => void): void;
+  write(chunk: Buffer): boolean;
+}
+const { Receiver, Sender } = wsModule as unknown as {
+  Receiver: new (options: object) => ReceiverLike;
+  Sender: { frame(data: Buffer, options: object): Buffer[] };
+};
 
 export interface H2Client {
   readonly session: http2.ClientHttp2Session;
@@ -80,7 +90,7 @@ export function serverFrame(data: string | Buffer, opcode = typeof data === 'str
 export class FrameSink {
   readonly messages: Array<string | Buffer> = [];
   close: { code: number; reason: string } | undefined;
-  readonly #receiver: Receiver;
+  readonly #receiver: ReceiverLike;
   #waiters: Array<() => void> = [];
 
   constructor(isServer: boolean) {
