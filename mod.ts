@@ -21,7 +21,8 @@
  * @module
  */
 export { createGateway, type GatewayConfig } from './src/create-gateway.ts';
-export { Gateway, type GatewayHooks, type TunnelEvent } from './src/server/gateway.ts';
+export { Gateway, type GatewayHooks, type TunnelClosedEvent, type TunnelEvent } from './src/server/gateway.ts';
+export type { TunnelSummary } from './src/tunnel/relay.ts';
 export type { FetchHandler } from './src/server/fetch-adapter.ts';
 export type { GatewayOptions, Limits, Timeouts, TlsOptions } from './src/config/options.ts';
 export { DEFAULT_LIMITS, DEFAULT_TIMEOUTS } from './src/config/options.ts';

@@ -15,12 +15,12 @@ export type GatewayConfig = Omit<ConfigFile, 'tls'> & { tls?: { cert: string; ke
  * field, and needs at least one route (`backend` or `routes`).
  */
 export async function createGateway(config: GatewayConfig): Promise<Gateway> {
-  const { fetch, log, onTunnel, tls, ...rest } = config;
+  const { fetch, log, onTunnel, onTunnelClosed, tls, ...rest } = config;
   const file = parseConfigFile(rest);
   const { options, embedded } = resolveOptions({ ...file, ...(tls === undefined ? {} : { tls }) }, parseArgs([]), (text) => text);
   if (embedded) {
     throw new H2wsError(ErrorCode.CONFIG, 'createGateway needs a backend or at least one route', { field: 'routes' });
   }
-  const hooks: GatewayHooks = { ...(fetch && { fetch }), ...(log && { log }), ...(onTunnel && { onTunnel }) };
+  const hooks: GatewayHooks = { ...(fetch && { fetch }), ...(log && { log }), ...(onTunnel && { onTunnel }), ...(onTunnelClosed && { onTunnelClosed }) };
   return Gateway.start(options, hooks);
 }

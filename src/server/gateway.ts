@@ -12,7 +12,7 @@ import { RouteTable } from '../routing/route-table.ts';
 import { capabilities } from '../runtime/capabilities.ts';
 import { H2wsError } from '../errors.ts';
 import { OUTCOME_ERROR_CODE, REFUSED, type Outcome } from '../tunnel/outcomes.ts';
-import type { Tunnel } from '../tunnel/relay.ts';
+import type { Tunnel, TunnelSummary } from '../tunnel/relay.ts';
 import { defaultApp } from './app.ts';
 import { bridge, type ClientHandle } from './bridge.ts';
 import { type FetchHandler, serveH1, serveH2 } from './fetch-adapter.ts';
@@ -32,6 +32,14 @@ export interface TunnelEvent {
   readonly error?: H2wsError;
 }
 
+/** An open tunnel that has ended: how, and how much it carried. */
+export interface TunnelClosedEvent extends TunnelSummary {
+  readonly transport: 'h2' | 'h1';
+  readonly path: string;
+  readonly route: string;
+  readonly backend: string;
+}
+
 export interface GatewayHooks {
   /** Plain HTTP requests (not WebSocket handshakes). Default: 404 for everything. */
   readonly fetch?: FetchHandler;
@@ -39,6 +47,8 @@ export interface GatewayHooks {
   readonly log?: (line: string) => void;
   /** Called once per handshake outcome. */
   readonly onTunnel?: (event: TunnelEvent) => void;
+  /** Called when an open tunnel has closed on both sides. */
+  readonly onTunnelClosed?: (event: TunnelClosedEvent) => void;
 }
 
 const SHUTDOWN_GRACE_MS = 1_000;
@@ -53,6 +63,7 @@ export class Gateway {
   readonly #fetch: FetchHandler;
   readonly #log: (line: string) => void;
   readonly #onTunnel: ((event: TunnelEvent) => void) | undefined;
+  readonly #onTunnelClosed: ((event: TunnelClosedEvent) => void) | undefined;
   readonly #tunnels = new Set<Tunnel>();
   #handshakes = 0;
   #idleWaiters: Array<() => void> = [];
@@ -69,6 +80,7 @@ export class Gateway {
     this.#fetch = hooks.fetch ?? defaultApp().fetch;
     this.#log = hooks.log ?? ((line) => console.error(line));
     this.#onTunnel = hooks.onTunnel;
+    this.#onTunnelClosed = hooks.onTunnelClosed;
   }
 
   /** Starts listening; resolves once the port is bound. */
@@ -276,8 +288,11 @@ export class Gateway {
         this.#tunnels.add(tunnel);
         if (timeouts.idleMs > 0) watchIdle(tunnel, timeouts.idleMs);
         if (this.draining) tunnel.shutdown(1001, 'going away', SHUTDOWN_GRACE_MS);
-        void tunnel.closed.then(() => {
+        void tunnel.closed.then((summary) => {
           this.#tunnels.delete(tunnel);
+          const closed = { ...summary, transport: request.transport, path: request.path, route: match.route.prefix, backend: match.route.backend.url };
+          this.#onTunnelClosed?.(closed);
+          this.#log(describeClosedTunnel(closed));
           this.#checkIdle();
         });
       },
@@ -326,6 +341,12 @@ export class Gateway {
     this.#front.destroyAll();
     await frontClosed;
   }
+}
+
+/** One line per ended tunnel, e.g. "h2ws: h2 tunnel /chat → ws://b:9000 ended cleanly: 10 B up, 42 B down, 1200 ms". */
+function describeClosedTunnel(e: TunnelClosedEvent): string {
+  const how = e.closedByGateway ? 'was closed by h2ws' : e.aborted === undefined ? 'ended cleanly' : `was reset by the ${e.aborted}`;
+  return `h2ws: ${e.transport} tunnel ${e.path.split('?')[0]} → ${e.backend} ${how}: ${e.bytesToBackend} B up, ${e.bytesToClient} B down, ${e.durationMs} ms`;
 }
 
 function respondH2(stream: ServerHttp2Stream, status: number, headers: ResponseFields, body: Uint8Array | string): void {

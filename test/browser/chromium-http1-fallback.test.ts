@@ -56,5 +56,7 @@ describe('Chromium with --disable-http2 → h2ws (HTTP/1.1 Upgrade, same port)',
     expect(await page.evaluate((id) => window.h2wsTest.echoBinary(id, 65_536), opened.id)).toEqual({ same: true, type: 'arraybuffer', length: 65_536 });
     await page.evaluate((id) => window.h2wsTest.close(id, 4000, 'bye'), opened.id);
     expect(await seen.closed).toEqual({ code: 4000, reason: 'bye' });
+    // h2ws's own log of the tunnel names its transport.
+    await expect.poll(() => gateway.stderr()).toMatch(/h1 tunnel \/ws\/h1 → ws:\/\/\S+ ended cleanly/);
   });
 });

@@ -187,6 +187,10 @@ describe('Chromium → h2ws over TLS (RFC 8441)', () => {
     expect(await page.evaluate((id) => window.h2wsTest.closed(id), second.id)).toEqual({ code: 4001, reason: 'later', wasClean: true });
     // The page echoed the close frame back, as RFC 6455 §5.5.1 asks.
     expect(await secondSeen.closed).toEqual({ code: 4001, reason: 'later' });
+    // h2ws's own log of each tunnel: its transport, and a clean end (FIN/END_STREAM both ways).
+    for (const path of ['/ws/close-from-page', '/ws/close-from-backend']) {
+      await expect.poll(() => gateway.stderr(), { message: `h2ws's record of ${path}` }).toMatch(new RegExp(`h2 tunnel ${path} → ws://\\S+ ended cleanly`));
+    }
   });
 
   it('runs 50 sockets from one page over one TCP connection', async () => {

@@ -16,11 +16,13 @@ describe('createGateway (library)', () => {
   it('bridges extended CONNECT and reports each handshake to onTunnel', async () => {
     const echo = await startEchoBackend();
     const events: string[] = [];
+    const closed: Array<{ path: string; transport: string; up: number; down: number; aborted: string | undefined }> = [];
     const errors: Array<{ code: string; status: number | undefined }> = [];
     const gateway = await createGateway({
       listen: '127.0.0.1:0',
       routes: { '/echo': echo.url },
       log: () => {},
+      onTunnelClosed: (e) => closed.push({ path: e.path, transport: e.transport, up: e.bytesToBackend, down: e.bytesToClient, aborted: e.aborted }),
       onTunnel: (e) => {
         events.push(`${e.transport} ${e.path} ${e.outcome}`);
         if (e.error) errors.push({ code: e.error.code, status: e.error.status });
@@ -45,6 +47,8 @@ describe('createGateway (library)', () => {
       await echo.close();
     }
     expect(gateway.openTunnels).toBe(0);
+    // One closed event with the bytes each way: 9 B masked frame up, the 3 B echo + 2 B header down.
+    expect(closed).toEqual([{ path: '/echo', transport: 'h2', up: 9, down: 5, aborted: undefined }]);
   });
 
   it('a bad field throws H2wsError naming it', async () => {
