@@ -256,7 +256,7 @@ describe('resolveOptions: errors name the field', () => {
     expect(configError(() => resolve({}, ['--listen', 'localhost']))).toEqual({
       code: 'H2WS_ERR_CONFIG',
       field: '--listen',
-      message: 'listen: "localhost" is not HOST:PORT (for example 127.0.0.1:8443 or [::1]:8443)',
+      message: '--listen: "localhost" is not HOST:PORT (for example 127.0.0.1:8443 or [::1]:8443)',
     });
   });
 
