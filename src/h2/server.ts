@@ -27,9 +27,20 @@ export function createH2Server(limits: Limits): http2.Http2Server {
 export class SessionRegistry {
   readonly #sessions = new Set<http2.Http2Session>();
 
-  constructor(server: http2.Http2Server, pingIntervalMs: number) {
+  /**
+   * @param streamsPerSession after this many streams a session gets GOAWAY(NO_ERROR): its
+   *   open streams go on and the client opens a new connection for more (a runtime
+   *   workaround, see runtime/capabilities.ts).
+   */
+  constructor(server: http2.Http2Server, pingIntervalMs: number, streamsPerSession: number) {
     server.on('session', (session) => {
       this.#sessions.add(session);
+      if (Number.isFinite(streamsPerSession)) {
+        let streams = 0;
+        session.on('stream', () => {
+          if (++streams === streamsPerSession && !session.closed) session.close();
+        });
+      }
       // A connection error (nghttp2 has sent GOAWAY with its code): close the TCP connection.
       session.on('error', () => session.destroy());
       const timer = pingIntervalMs > 0 ? keepAlive(session, pingIntervalMs) : undefined;

@@ -11,8 +11,16 @@ export interface RuntimeCapabilities {
    * 503 (with retry-after) instead, the status an HTTP/1.1 client gets.
    */
   readonly resetBeforeResponse: boolean;
+  /**
+   * Streams after which h2ws sends GOAWAY(NO_ERROR) on a session itself. Deno 2.9 aborts
+   * the whole process (an nghttp2 assertion in find_stream_on_goaway_func) when a client's
+   * GOAWAY arrives on a session that has carried about 175 streams or more; a session the
+   * server has already sent GOAWAY on is safe. Elsewhere sessions are unlimited.
+   */
+  readonly streamsPerSession: number;
 }
 
 export const capabilities: RuntimeCapabilities = Object.freeze({
   resetBeforeResponse: runtimeName() !== 'bun',
+  streamsPerSession: runtimeName() === 'deno' ? 128 : Number.POSITIVE_INFINITY,
 });

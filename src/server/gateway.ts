@@ -118,7 +118,7 @@ export class Gateway {
       this.#secure = true;
     }
     const h2 = createH2Server(limits);
-    this.#sessions = new SessionRegistry(h2, timeouts.pingIntervalMs);
+    this.#sessions = new SessionRegistry(h2, timeouts.pingIntervalMs, capabilities.streamsPerSession);
     h2.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => this.#onStream(stream, headers));
 
     // Slowloris on HTTP/1.1: node's headersTimeout is driven by a timer that only runs on a
