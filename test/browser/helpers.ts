@@ -3,82 +3,30 @@
  * that record what they saw, a TCP counting proxy, headless Chromium, and a small script
  * injected into pages so tests drive WebSockets with `page.evaluate`.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
+import { refusedPort } from '../helpers/backends.ts';
+import { type GatewayProcess as SharedGateway, startGateway as startSharedGateway } from '../helpers/gateway-process.ts';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
-const BIN = path.join(ROOT, 'bin/h2ws.js');
 export const CHROMIUM = '/usr/bin/chromium';
 
 // ---------------------------------------------------------------------------------------
 // The gateway, spawned exactly as users run it.
 
-export interface GatewayProcess {
-  /** From the ready line, e.g. "https://127.0.0.1:40123/". */
-  readonly url: string;
-  readonly port: number;
-  stdout(): string;
-  stderr(): string;
+export interface GatewayProcess extends SharedGateway {
   /** True until the process exits. */
   running(): boolean;
-  /** SIGTERM, then resolves with the exit code once the process has exited. */
-  stop(): Promise<number | null>;
 }
 
-const READY = /^h2ws listening on (https?:\/\/\S+\/) \(/m;
-
-/** Starts `node bin/h2ws.js --self-signed --listen 127.0.0.1:0 ...args` and waits for its ready line. */
+/** Starts `node bin/h2ws.js --self-signed --listen 127.0.0.1:0 ...args` (the shared spawner) and waits for its ready line. */
 export async function startGateway(args: readonly string[]): Promise<GatewayProcess> {
-  if (!existsSync(path.join(ROOT, 'dist/src/cli/main.js'))) {
-    throw new Error('dist/ is missing: run `npm run build` before the browser tests (npm test does this first)');
-  }
-  const proc: ChildProcess = spawn(process.execPath, [BIN, '--self-signed', '--listen', '127.0.0.1:0', ...args], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NO_COLOR: '1' },
-  });
-  let out = '';
-  let err = '';
-  proc.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  proc.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      proc.kill('SIGKILL');
-      reject(new Error(`h2ws did not print its ready line within 15 s.\nstdout: ${out}\nstderr: ${err}`));
-    }, 15_000);
-    const check = () => {
-      const m = READY.exec(out);
-      if (m === null) return;
-      clearTimeout(timer);
-      resolve(m[1]!);
-    };
-    proc.stdout!.on('data', check);
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`h2ws exited with ${code} before it was ready.\nstdout: ${out}\nstderr: ${err}`));
-    });
-  });
-  return {
-    url,
-    port: Number(new URL(url).port),
-    stdout: () => out,
-    stderr: () => err,
-    running: () => proc.exitCode === null && proc.signalCode === null,
-    async stop() {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
-      // Graceful drain: the browser is closed first, so no tunnel should be left to wait for.
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-      const code = await exited;
-      clearTimeout(timer);
-      return code;
-    },
-  };
+  const gw = await startSharedGateway('node', ['--self-signed', '--listen', '127.0.0.1:0', ...args]);
+  return { ...gw, running: () => gw.proc.exitCode === null && gw.proc.signalCode === null };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -174,13 +122,7 @@ export async function startBackend(options: { perMessageDeflate?: boolean } = {}
 }
 
 /** A loopback port with nothing listening on it (bound, then released). */
-export async function deadPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+export const deadPort = refusedPort;
 
 // ---------------------------------------------------------------------------------------
 // A TCP proxy that counts the connections it accepts, to prove sockets share one connection.
