@@ -390,15 +390,7 @@ export async function runEcho({ kind, port, conns, streams, size, inflight, warm
       });
     }
     for (const e of echoers) for (let k = 0; k < inflight; k++) e.send();
-    await sleep(warmupMs);
-    probe?.begin();
-    run.measuring = true;
-    const t0 = now();
-    await sleepUnlessFailed(run, durationMs);
-    run.measuring = false;
-    const t1 = now();
-    const cpu = probe?.end();
-    run.sending = false;
+    const { t0, t1, cpu } = await measureWindow(run, warmupMs, durationMs, probe);
     await drain(run, echoers);
     if (run.error) throw run.error;
     const { p50, p99 } = run.samples.percentiles();
@@ -408,6 +400,20 @@ export async function runEcho({ kind, port, conns, streams, size, inflight, warm
     await Promise.all(echoers.map((e) => (e.stream || e.ws ? e.finish(2000) : undefined)));
     await Promise.all(sessions.map((s) => closeSession(s)));
   }
+}
+
+/** Warm up, then measure for `durationMs` (CPU probe included), then stop sending. */
+async function measureWindow(run, warmupMs, durationMs, probe) {
+  await sleep(warmupMs);
+  probe?.begin();
+  run.measuring = true;
+  const t0 = now();
+  await sleepUnlessFailed(run, durationMs);
+  run.measuring = false;
+  const t1 = now();
+  const cpu = probe?.end();
+  run.sending = false;
+  return { t0, t1, cpu };
 }
 
 async function sleepUnlessFailed(run, ms) {
@@ -528,15 +534,7 @@ export async function runTunnelRate({ kind, port, concurrency, warmupMs, duratio
         run.record(now() - t0);
       }
     });
-    await sleep(warmupMs);
-    probe?.begin();
-    run.measuring = true;
-    const t0 = now();
-    await sleepUnlessFailed(run, durationMs);
-    run.measuring = false;
-    const t1 = now();
-    const cpu = probe?.end();
-    run.sending = false;
+    const { t0, t1, cpu } = await measureWindow(run, warmupMs, durationMs, probe);
     await withTimeout(Promise.all(loops), 20_000, 'the last tunnel cycles');
     if (run.error) throw run.error;
     const { p50, p99 } = run.samples.percentiles();

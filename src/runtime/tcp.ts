@@ -2,7 +2,8 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { BackendTarget } from '../routing/route-table.ts';
 
-export type DialFailure = { readonly kind: 'unreachable' | 'timeout'; readonly message: string };
+/** Refused, DNS failure, connect timeout or cancelled: all answered 502 (design table). */
+export type DialFailure = { readonly message: string };
 
 /**
  * Opens a TCP (or TLS, for wss://) connection to a backend. Half-open is allowed so that a
@@ -28,10 +29,10 @@ export function dial(target: BackendTarget, timeoutMs: number, signal: AbortSign
       done(socket);
     };
     const onError = (err: NodeJS.ErrnoException) =>
-      done({ kind: 'unreachable', message: `cannot connect to backend ${target.url}: ${err.code ?? err.message}` });
-    const onAbort = () => done({ kind: 'unreachable', message: 'client went away' });
+      done({ message: `cannot connect to backend ${target.url}: ${err.code ?? err.message}` });
+    const onAbort = () => done({ message: 'client went away' });
     const timer = setTimeout(
-      () => done({ kind: 'unreachable', message: `backend ${target.url} did not accept the connection within ${timeoutMs} ms` }),
+      () => done({ message: `backend ${target.url} did not accept the connection within ${timeoutMs} ms` }),
       timeoutMs,
     );
     socket.once(target.secure ? 'secureConnect' : 'connect', onConnect);

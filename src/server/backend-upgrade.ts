@@ -75,7 +75,7 @@ export async function upgradeBackend(
 }
 
 type HeadAnswer =
-  | { kind: "head"; head: ResponseHead; rest: Buffer }
+  | { kind: 'head'; head: ResponseHead; rest: Buffer }
   | { kind: 'timeout' }
   | { kind: 'error'; message: string };
 
