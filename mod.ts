@@ -20,7 +20,12 @@
  *
  * @module
  */
-export { createGateway, type GatewayConfig } from './src/create-gateway.ts';
+export { createGateway, serve, type GatewayConfig } from './src/create-gateway.ts';
+export { upgradeWebSocket, type UpgradeWebSocketOptions } from './src/websocket/hono.ts';
+export { WebSocketServer, type WebSocketServerOptions } from './src/websocket/server.ts';
+export { WebSocketStream, type WebSocketCloseInfo, type WebSocketCloseOptions, type WebSocketMessage } from './src/websocket/stream.ts';
+export type { InProcessRoute, WebSocketServerLike, WebSocketStreamHandler } from './src/websocket/endpoint.ts';
+export { DEFAULT_MAX_PAYLOAD, DEFAULT_WEBSOCKET_PING_INTERVAL_MS, type WebSocketOptions } from './src/websocket/options.ts';
 export { Gateway, type GatewayHooks, type TunnelClosedEvent, type TunnelEvent } from './src/server/gateway.ts';
 export type { TunnelSummary } from './src/tunnel/relay.ts';
 export type { FetchHandler } from './src/server/fetch-adapter.ts';

@@ -3,24 +3,67 @@ import { parseConfigFile, resolveOptions } from './config/resolve.ts';
 import type { ConfigFile } from './config/schema.ts';
 import { ErrorCode, H2wsError } from './errors.ts';
 import { Gateway, type GatewayHooks } from './server/gateway.ts';
+import type { InProcessRoute } from './websocket/endpoint.ts';
 
 /**
- * What `createGateway` takes: the config file's fields (validated with the same schema),
- * except that `tls` holds PEM text rather than file paths.
+ * What `serve` (and `createGateway`) take: the config file's fields, validated with the same
+ * schema, except that `tls` holds PEM text rather than file paths and a route may be handled
+ * in-process: its value is then a Web Streams handler (alone, or `{ handler, ...options }`)
+ * or a ws-compatible `WebSocketServer` instead of a backend URL.
  */
-export type GatewayConfig = Omit<ConfigFile, 'tls'> & { tls?: { cert: string; key: string } } & GatewayHooks;
+export type GatewayConfig = Omit<ConfigFile, 'tls' | 'routes'> & {
+  tls?: { cert: string; key: string };
+  routes?: Record<string, string | InProcessRoute>;
+} & Omit<GatewayHooks, 'inProcess'>;
 
 /**
- * Starts a gateway from code. Throws H2wsError (code H2WS_ERR_CONFIG, `field` set) for a bad
- * field, and needs at least one route (`backend` or `routes`).
+ * Starts an h2ws server from code: one listener for HTTP/2 (TLS ALPN or h2c) and HTTP/1.1,
+ * with the same limits and graceful `close()` as the command line. Each WebSocket route is
+ * bridged to a backend or handled in-process, mixed freely; plain requests, and handshakes no
+ * route takes, go to `fetch` (a Hono app's `fetch`, or any `(Request) => Response`).
+ *
+ * Throws H2wsError (code H2WS_ERR_CONFIG, `field` set) for a bad field, or when there is
+ * nothing to serve (no route and no fetch handler).
  */
-export async function createGateway(config: GatewayConfig): Promise<Gateway> {
-  const { fetch, log, onTunnel, onTunnelClosed, tls, ...rest } = config;
-  const file = parseConfigFile(rest);
-  const { options, embedded } = resolveOptions({ ...file, ...(tls === undefined ? {} : { tls }) }, parseArgs([]), (text) => text);
-  if (embedded) {
-    throw new H2wsError(ErrorCode.CONFIG, 'createGateway needs a backend or at least one route', { field: 'routes' });
+export async function serve(config: GatewayConfig): Promise<Gateway> {
+  const { fetch, log, onTunnel, onTunnelClosed, tls, routes, ...rest } = config;
+  const backends: Record<string, string> = {};
+  const inProcess: Record<string, InProcessRoute> = {};
+  for (const [prefix, value] of Object.entries(routes ?? {})) {
+    if (typeof value === 'string') {
+      backends[prefix] = value;
+      continue;
+    }
+    const field = `routes.${prefix}`;
+    if (!prefix.startsWith('/')) throw new H2wsError(ErrorCode.CONFIG, `${field}: route prefix "${prefix}" must start with "/"`, { field });
+    if (!isInProcessRoute(value)) {
+      throw new H2wsError(ErrorCode.CONFIG, `${field}: expected a backend URL, a handler function, { handler }, or a WebSocketServer`, { field });
+    }
+    inProcess[prefix] = value;
   }
-  const hooks: GatewayHooks = { ...(fetch && { fetch }), ...(log && { log }), ...(onTunnel && { onTunnel }), ...(onTunnelClosed && { onTunnelClosed }) };
+  if (rest.backend !== undefined && inProcess['/'] !== undefined) {
+    throw new H2wsError(ErrorCode.CONFIG, 'backend and routes["/"] both claim "/"; keep one', { field: 'routes./' });
+  }
+  const file = parseConfigFile({ ...rest, ...(Object.keys(backends).length > 0 && { routes: backends }) });
+  const { options, embedded } = resolveOptions({ ...file, ...(tls === undefined ? {} : { tls }) }, parseArgs([]), (text) => text);
+  if (embedded && Object.keys(inProcess).length === 0 && fetch === undefined) {
+    throw new H2wsError(ErrorCode.CONFIG, 'nothing to serve: give a backend, a route, or a fetch handler', { field: 'routes' });
+  }
+  const hooks: GatewayHooks = {
+    ...(fetch && { fetch }),
+    ...(log && { log }),
+    ...(onTunnel && { onTunnel }),
+    ...(onTunnelClosed && { onTunnelClosed }),
+    inProcess,
+  };
   return Gateway.start(options, hooks);
+}
+
+/** The same as `serve`; the name reads better for a pure bridge in front of backends. */
+export const createGateway: (config: GatewayConfig) => Promise<Gateway> = serve;
+
+function isInProcessRoute(value: unknown): value is InProcessRoute {
+  if (typeof value === 'function') return true;
+  if (typeof value !== 'object' || value === null) return false;
+  return typeof (value as { handler?: unknown }).handler === 'function' || typeof (value as { handleUpgrade?: unknown }).handleUpgrade === 'function';
 }

@@ -17,10 +17,20 @@ export interface Route {
   readonly backend: BackendTarget;
 }
 
+/** A route handled in-process rather than bridged; what handles it is opaque to routing. */
+export interface LocalRoute<T> {
+  readonly prefix: string;
+  readonly local: T;
+}
+
 export interface RouteMatch {
   readonly route: Route;
   /** The request target to send to the backend. */
   readonly backendPath: string;
+}
+
+export interface LocalMatch<T> {
+  readonly route: LocalRoute<T>;
 }
 
 /** Parses a ws:// or wss:// URL into a target; throws a plain Error naming what is wrong. */
@@ -44,10 +54,10 @@ export function parseBackendUrl(url: string): BackendTarget {
   };
 }
 
-export class RouteTable {
-  readonly routes: readonly Route[];
+export class RouteTable<T = never> {
+  readonly routes: readonly (Route | LocalRoute<T>)[];
 
-  constructor(routes: readonly Route[]) {
+  constructor(routes: readonly (Route | LocalRoute<T>)[]) {
     // Longest prefix first, so the first match is the most specific.
     this.routes = [...routes].sort((a, b) => b.prefix.length - a.prefix.length);
   }
@@ -57,11 +67,12 @@ export class RouteTable {
    * unchanged; one with a path gets that path in place of the matched prefix (like a proxy
    * with a rewrite).
    */
-  match(target: string): RouteMatch | undefined {
+  match(target: string): RouteMatch | ([T] extends [never] ? never : LocalMatch<T>) | undefined {
     const q = target.indexOf('?');
     const path = q === -1 ? target : target.slice(0, q);
     for (const route of this.routes) {
       if (!prefixMatches(route.prefix, path)) continue;
+      if ('local' in route) return { route } as LocalMatch<T> as never;
       const { basePath } = route.backend;
       if (basePath === '') return { route, backendPath: target };
       const rest = target.slice(route.prefix === '/' ? 0 : route.prefix.replace(/\/$/, '').length);

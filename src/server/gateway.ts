@@ -12,9 +12,20 @@ import { RouteTable } from '../routing/route-table.ts';
 import { capabilities } from '../runtime/capabilities.ts';
 import { H2wsError } from '../errors.ts';
 import { OUTCOME_ERROR_CODE, REFUSED, type Outcome } from '../tunnel/outcomes.ts';
-import type { Tunnel, TunnelSummary } from '../tunnel/relay.ts';
+import type { TunnelSummary } from '../tunnel/relay.ts';
+import type { OpenTunnel } from '../tunnel/open-tunnel.ts';
+import { generateKey } from '../handshake/accept.ts';
+import { passThroughHeaders } from '../handshake/client-response.ts';
+import { H2UpgradedStream } from '../h2/upgraded-stream.ts';
+import { acceptWebSocket } from '../websocket/accept.ts';
+import { attachRequest, claimEndpoint, type Endpoint, type InProcessRoute, routeEndpoint } from '../websocket/endpoint.ts';
+import { offerUpgrade } from '../websocket/hono.ts';
+import { keepAlive } from '../websocket/keepalive.ts';
+import { type PeerInfo, upgradeFetchRequest, upgradeMessage } from '../websocket/upgrade-request.ts';
+import { InProcessTunnel } from './in-process.ts';
 import { defaultApp } from './app.ts';
 import { bridge, type ClientHandle } from './bridge.ts';
+import type { Duplex } from 'node:stream';
 import { type FetchHandler, serveH1, serveH2 } from './fetch-adapter.ts';
 import { createFrontListener, type FrontListener } from './listener.ts';
 import { selfSignedCertificate } from './self-signed.ts';
@@ -37,12 +48,18 @@ export interface TunnelClosedEvent extends TunnelSummary {
   readonly transport: 'h2' | 'h1';
   readonly path: string;
   readonly route: string;
+  /** The backend's URL, or "in-process" for a WebSocket the application handled. */
   readonly backend: string;
 }
 
 export interface GatewayHooks {
-  /** Plain HTTP requests (not WebSocket handshakes). Default: 404 for everything. */
+  /**
+   * Plain HTTP requests, and WebSocket handshakes that no route takes (a Hono app claims
+   * those with `upgradeWebSocket`). Default: 404 for everything.
+   */
   readonly fetch?: FetchHandler;
+  /** Routes handled in-process, by path prefix; they share the longest-prefix table with `options.routes`. */
+  readonly inProcess?: Readonly<Record<string, InProcessRoute>>;
   /** One human-readable line per notable event. Default: stderr. */
   readonly log?: (line: string) => void;
   /** Called once per handshake outcome. */
@@ -59,12 +76,14 @@ const SHUTDOWN_GRACE_MS = 1_000;
  */
 export class Gateway {
   readonly options: GatewayOptions;
-  readonly #routes: RouteTable;
+  readonly #routes: RouteTable<Endpoint>;
   readonly #fetch: FetchHandler;
+  /** A fetch handler of the application's own, which may claim WebSocket handshakes no route takes. */
+  readonly #appTakesWebSockets: boolean;
   readonly #log: (line: string) => void;
   readonly #onTunnel: ((event: TunnelEvent) => void) | undefined;
   readonly #onTunnelClosed: ((event: TunnelClosedEvent) => void) | undefined;
-  readonly #tunnels = new Set<Tunnel>();
+  readonly #tunnels = new Set<OpenTunnel>();
   #handshakes = 0;
   #idleWaiters: Array<() => void> = [];
   #front!: FrontListener;
@@ -76,8 +95,10 @@ export class Gateway {
 
   private constructor(options: GatewayOptions, hooks: GatewayHooks) {
     this.options = options;
-    this.#routes = new RouteTable(options.routes);
+    const local = Object.entries(hooks.inProcess ?? {}).map(([prefix, route]) => ({ prefix, local: routeEndpoint(route) }));
+    this.#routes = new RouteTable<Endpoint>([...options.routes, ...local]);
     this.#fetch = hooks.fetch ?? defaultApp().fetch;
+    this.#appTakesWebSockets = hooks.fetch !== undefined;
     this.#log = hooks.log ?? ((line) => console.error(line));
     this.#onTunnel = hooks.onTunnel;
     this.#onTunnelClosed = hooks.onTunnelClosed;
@@ -209,6 +230,7 @@ export class Gateway {
     const onClose = () => controller.abort();
     stream.once('close', onClose);
     const socket = stream.session?.socket;
+    const peer: PeerInfo = { remoteAddress: socket?.remoteAddress, remotePort: socket?.remotePort, encrypted: this.#secure };
     this.#open(checked.request, {
       forwarded: { clientAddress: socket?.remoteAddress ?? 'unknown', proto: this.#secure ? 'https' : 'http' },
       signal: controller.signal,
@@ -218,6 +240,10 @@ export class Gateway {
         return h2StreamEnd(stream);
       },
       refuse: (status, hdrs, body) => respondH2(stream, status, hdrs, body),
+      upgrade: (key) => {
+        stream.removeListener('close', onClose);
+        return { socket: new H2UpgradedStream(stream), head: EMPTY, message: upgradeMessage(checked.request, key, peer) };
+      },
     });
   }
 
@@ -261,15 +287,32 @@ export class Gateway {
         return socketEnd(socket);
       },
       refuse,
+      upgrade: () => {
+        socket.removeListener('close', onClose);
+        return { socket, head, message: req };
+      },
     });
   }
 
-  /** Routes a validated handshake and bridges it; the handshake counts toward the limit. */
-  #open(request: WebSocketRequest, client: ClientHandle): void {
+  /**
+   * Routes a validated handshake: bridged to a backend, handled in-process, or offered to
+   * the application's fetch handler. The handshake counts toward the limit meanwhile.
+   */
+  #open(request: WebSocketRequest, client: InProcessClient): void {
     const match = this.#routes.match(request.path);
     if (match === undefined) {
+      if (this.#appTakesWebSockets) {
+        this.#offerToApp(request, client);
+        return;
+      }
       client.refuse(404, {}, `no route for ${request.path.split('?')[0]}\n`);
       this.#report({ transport: request.transport, path: request.path, route: undefined, outcome: 'rejected', status: 404 });
+      return;
+    }
+    if (!('backendPath' in match)) {
+      this.#handshakes++;
+      const key = request.clientKey ?? generateKey();
+      this.#openInProcess(match.route.local, match.route.prefix, request, client, key, upgradeFetchRequest(request, key, this.#scheme, client.signal));
       return;
     }
     this.#handshakes++;
@@ -285,16 +328,7 @@ export class Gateway {
         this.#report({ transport: request.transport, path: request.path, route: match.route.prefix, outcome, ...(status !== undefined && { status }), ...(message !== undefined && { message }) });
         const { tunnel } = result;
         if (tunnel === undefined) return this.#checkIdle();
-        this.#tunnels.add(tunnel);
-        if (timeouts.idleMs > 0) watchIdle(tunnel, timeouts.idleMs);
-        if (this.draining) tunnel.shutdown(1001, 'going away', SHUTDOWN_GRACE_MS);
-        void tunnel.closed.then((summary) => {
-          this.#tunnels.delete(tunnel);
-          const closed = { ...summary, transport: request.transport, path: request.path, route: match.route.prefix, backend: match.route.backend.url };
-          this.#onTunnelClosed?.(closed);
-          this.#log(describeClosedTunnel(closed));
-          this.#checkIdle();
-        });
+        this.#track(tunnel, { transport: request.transport, path: request.path, route: match.route.prefix, backend: match.route.backend.url });
       },
       (err: unknown) => {
         this.#handshakes--;
@@ -303,6 +337,99 @@ export class Gateway {
         this.#checkIdle();
       },
     );
+  }
+
+  get #scheme(): 'http' | 'https' {
+    return this.#secure ? 'https' : 'http';
+  }
+
+  /** Counts an open tunnel until it closes, with the idle timeout and the drain applied to it. */
+  #track(tunnel: OpenTunnel, about: Omit<TunnelClosedEvent, keyof TunnelSummary>): void {
+    const { timeouts } = this.options;
+    this.#tunnels.add(tunnel);
+    if (timeouts.idleMs > 0) watchIdle(tunnel, timeouts.idleMs);
+    if (this.draining) tunnel.shutdown(1001, 'going away', SHUTDOWN_GRACE_MS);
+    void tunnel.closed.then((summary) => {
+      this.#tunnels.delete(tunnel);
+      const closed = { ...summary, ...about };
+      this.#onTunnelClosed?.(closed);
+      this.#log(describeClosedTunnel(closed));
+      this.#checkIdle();
+    });
+  }
+
+  /**
+   * A handshake no route takes goes to the application's fetch handler as a GET with
+   * `Upgrade: websocket`. If the app claims it (Hono's `upgradeWebSocket`), it is handled
+   * in-process; otherwise the app's answer is the client's, except that a 2xx, which on
+   * HTTP/2 would tell the client its WebSocket is open (RFC 8441 §5), becomes 404.
+   */
+  #offerToApp(request: WebSocketRequest, client: InProcessClient): void {
+    this.#handshakes++;
+    const key = request.clientKey ?? generateKey();
+    let fetchRequest: Request;
+    try {
+      fetchRequest = upgradeFetchRequest(request, key, this.#scheme, client.signal);
+    } catch {
+      this.#handshakes--;
+      client.refuse(400, {}, 'the request target is not a valid URL\n');
+      this.#report({ transport: request.transport, path: request.path, route: undefined, outcome: 'rejected', status: 400 });
+      return this.#checkIdle();
+    }
+    const claimed = offerUpgrade(fetchRequest);
+    void (async () => {
+      let response: Response;
+      try {
+        response = await this.#fetch(fetchRequest);
+      } catch (err) {
+        this.#log(`h2ws: the app failed on WebSocket ${request.path.split('?')[0]}: ${(err as Error)?.message ?? err}`);
+        response = new Response('internal error\n', { status: 500 });
+      }
+      const claim = claimed();
+      if (claim !== undefined && !client.signal.aborted) {
+        this.#openInProcess(claimEndpoint(claim), claim.route, request, client, key, fetchRequest);
+        return;
+      }
+      this.#handshakes--;
+      if (!client.signal.aborted) {
+        const status = response.status < 300 ? 404 : response.status;
+        const body = status === response.status ? await readSmallBody(response) : `no WebSocket at ${request.path.split('?')[0]}\n`;
+        client.refuse(status, status === response.status ? passThroughHeaders(headerRecord(response.headers)) : {}, body);
+        this.#report({ transport: request.transport, path: request.path, route: undefined, outcome: status === 403 ? 'forbidden' : 'rejected', status });
+      }
+      this.#checkIdle();
+    })();
+  }
+
+  /** Completes the handshake in-process (ws negotiates and frames) and hands the socket to its handler. */
+  #openInProcess(endpoint: Endpoint, route: string, request: WebSocketRequest, client: InProcessClient, key: string, fetchRequest: Request): void {
+    const about = { transport: request.transport, path: request.path, route, backend: 'in-process' } as const;
+    if (client.signal.aborted) {
+      this.#handshakes--;
+      this.#report({ ...about, outcome: 'ok', message: 'client went away during the handshake' });
+      return this.#checkIdle();
+    }
+    const { socket, head, message } = client.upgrade(key);
+    attachRequest(message, fetchRequest);
+    const upgraded = acceptWebSocket(endpoint.server, message, socket, head, (ws) => {
+      this.#handshakes--;
+      // ws reports protocol errors (1002, 1007, 1009) as 'error' after closing; they are the peer's doing.
+      ws.on('error', noop);
+      keepAlive(ws, endpoint.pingIntervalMs);
+      this.#report({ ...about, outcome: 'ok' });
+      this.#track(new InProcessTunnel(ws, socket), about);
+      endpoint.open(ws, { message, request: fetchRequest }, (err) => {
+        this.#log(`h2ws: the in-process handler for ${request.path.split('?')[0]} failed: ${(err as Error)?.message ?? err}; the WebSocket was closed with 1011`);
+      });
+      socket.resume(); // an HTTP/1.1 socket was paused at the upgrade; ws reads it from here
+    });
+    void upgraded.then((open) => {
+      if (open) return;
+      this.#handshakes--;
+      const status = socket instanceof H2UpgradedStream ? socket.answer?.status : undefined;
+      this.#report({ ...about, outcome: 'rejected', ...(status !== undefined && { status }), message: 'the WebSocket handshake was turned down in-process' });
+      this.#checkIdle();
+    });
   }
 
   #checkIdle(): void {
@@ -345,8 +472,47 @@ export class Gateway {
 
 /** One line per ended tunnel, e.g. "h2ws: h2 tunnel /chat → ws://b:9000 ended cleanly: 10 B up, 42 B down, 1200 ms". */
 function describeClosedTunnel(e: TunnelClosedEvent): string {
-  const how = e.closedByGateway ? 'was closed by h2ws' : e.aborted === undefined ? 'ended cleanly' : `was reset by the ${e.aborted}`;
+  const how = e.closedByGateway
+    ? 'was closed by h2ws'
+    : e.aborted === undefined
+      ? `ended cleanly${e.closeCode !== undefined ? ` (${e.closeCode})` : ''}`
+      : `was reset by the ${e.aborted}`;
   return `h2ws: ${e.transport} tunnel ${e.path.split('?')[0]} → ${e.backend} ${how}: ${e.bytesToBackend} B up, ${e.bytesToClient} B down, ${e.durationMs} ms`;
+}
+
+/** The upgraded byte stream handed to ws: a TCP socket for HTTP/1.1, an h2 stream view for RFC 8441. */
+interface UpgradedClient {
+  readonly socket: Duplex;
+  /** Bytes the client sent after its handshake (HTTP/1.1 only). */
+  readonly head: Buffer;
+  /** The handshake as node's IncomingMessage: the real one on HTTP/1.1, rebuilt on HTTP/2. */
+  readonly message: object;
+}
+
+/** A client handle that can also be upgraded in-process. */
+interface InProcessClient extends ClientHandle {
+  /** Takes over the client's connection; `key` fills Sec-WebSocket-Key where HTTP/2 has none. */
+  upgrade(key: string): UpgradedClient;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function headerRecord(headers: Headers): Record<string, string> {
+  const out: Record<string, string> = {};
+  headers.forEach((value, name) => (out[name] = value));
+  return out;
+}
+
+/** The body of an app's answer to a handshake, when it is small enough to pass on. */
+async function readSmallBody(response: Response): Promise<Uint8Array> {
+  const length = Number(response.headers.get('content-length') ?? NaN);
+  if (response.body === null || length > 64 * 1024) return EMPTY;
+  try {
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    return bytes.length > 64 * 1024 ? EMPTY : bytes;
+  } catch {
+    return EMPTY;
+  }
 }
 
 function respondH2(stream: ServerHttp2Stream, status: number, headers: ResponseFields, body: Uint8Array | string): void {
@@ -357,7 +523,7 @@ function respondH2(stream: ServerHttp2Stream, status: number, headers: ResponseF
 }
 
 /** Idle timeout: no bytes either way for `idleMs` closes the tunnel with 1001. */
-function watchIdle(tunnel: Tunnel, idleMs: number): void {
+function watchIdle(tunnel: OpenTunnel, idleMs: number): void {
   let last = tunnel.bytesToBackend + tunnel.bytesToClient;
   const timer = setInterval(() => {
     const now = tunnel.bytesToBackend + tunnel.bytesToClient;

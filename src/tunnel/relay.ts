@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream';
 import { closeFrame, FrameBoundary } from './frame-boundary.ts';
+import type { OpenTunnel } from './open-tunnel.ts';
 
 /** One side of a tunnel: the client's stream (h2 stream or HTTP/1.1 socket) or the backend socket. */
 export interface TunnelEnd {
@@ -21,6 +22,8 @@ export interface TunnelSummary {
   readonly aborted: 'client' | 'backend' | undefined;
   /** True when h2ws closed it (drain deadline or idle timeout). */
   readonly closedByGateway: boolean;
+  /** In-process WebSockets: the close code (RFC 6455 §7.1.5); 1006 when no Close frame came. */
+  readonly closeCode?: number;
 }
 
 /** The byte relay for one direction, with backpressure and FIN/END_STREAM forwarding. */
@@ -89,7 +92,7 @@ class Direction {
  * Relays bytes between a client and a backend until both are closed, mapping half-close and
  * abort across (design table: END_STREAM ↔ FIN, RST_STREAM ↔ TCP RST).
  */
-export class Tunnel {
+export class Tunnel implements OpenTunnel {
   readonly #toBackend: Direction;
   readonly #toClient: Direction;
   readonly #started = Date.now();
