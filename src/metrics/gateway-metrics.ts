@@ -1,0 +1,174 @@
+/**
+ * The gateway's Prometheus metrics. Metric names and label names are a contract: dashboards
+ * and alerts are written against them, so they change only with a major version.
+ *
+ * Label conventions:
+ * - `route` is the matched route's prefix (for example `/chat`). A handshake that matched no
+ *   route is counted under {@link NO_ROUTE} (`none`), which cannot clash with a prefix
+ *   because prefixes start with `/`.
+ * - `transport` is `h2` (extended CONNECT, RFC 8441) or `h1` (Upgrade, RFC 6455).
+ * - `code` is the RFC 9113 §7 error name (`CANCEL`, `CONNECT_ERROR`, ...), or `0x..` in
+ *   lowercase hex for a code the RFC does not name.
+ * - `side` is `sent` (h2ws sent the frame) or `received` (the peer did).
+ *
+ * @example
+ * ```ts
+ * import { PROMETHEUS_CONTENT_TYPE } from './registry.ts';
+ *
+ * const metrics = new GatewayMetrics({ routes: ['/chat'] });
+ * metrics.handshake('/chat', 'h2', 'ok');
+ * metrics.tunnelOpened('/chat', 'h2');
+ * metrics.tunnelClosed('/chat', 'h2', { bytesToBackend: 10, bytesToClient: 20, durationMs: 1500 });
+ * new Response(metrics.render(), { headers: { 'content-type': PROMETHEUS_CONTENT_TYPE } });
+ * ```
+ *
+ * @module
+ */
+import { H2ErrorCode } from '../h2/error-codes.ts';
+import type { Outcome } from '../tunnel/outcomes.ts';
+import { Registry } from './registry.ts';
+
+export type Transport = 'h2' | 'h1';
+export type Direction = 'to_backend' | 'to_client';
+export type Side = 'sent' | 'received';
+
+/** The `route` label of a handshake that matched no route. */
+export const NO_ROUTE = 'none';
+
+export const TRANSPORTS = ['h2', 'h1'] as const satisfies readonly Transport[];
+export const DIRECTIONS = ['to_backend', 'to_client'] as const satisfies readonly Direction[];
+
+/** Every outcome, in the order they are seeded. */
+export const OUTCOMES = [
+  'ok', 'backend_unreachable', 'backend_timeout', 'backend_status', 'bad_accept', 'bad_subprotocol', 'refused', 'rejected', 'forbidden',
+] as const satisfies readonly Outcome[];
+// Fails to compile if an Outcome is added without being listed above.
+const _allOutcomes: Exclude<Outcome, (typeof OUTCOMES)[number]> extends never ? true : never = true;
+void _allOutcomes;
+
+/**
+ * Tunnel lifetimes in seconds: from a WebSocket closed right after opening up to an hour-long
+ * session; anything longer lands in `+Inf`.
+ */
+export const DURATION_BUCKETS = [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 600, 1800, 3600] as const;
+
+const H2_ERROR_NAMES: ReadonlyMap<number, string> = new Map(Object.entries(H2ErrorCode).map(([name, code]) => [code, name]));
+
+/** The RFC 9113 §7 name of an HTTP/2 error code, or `0x..` (lowercase hex) for unknown codes. */
+export function h2ErrorName(code: number): string {
+  return H2_ERROR_NAMES.get(code) ?? `0x${(code >>> 0).toString(16)}`;
+}
+
+export interface TunnelTotals {
+  readonly bytesToBackend: number;
+  readonly bytesToClient: number;
+  /** Milliseconds; whole milliseconds keep the duration sum exact. */
+  readonly durationMs: number;
+}
+
+export interface GatewayMetricsOptions {
+  /** Route prefixes to show at zero before their first tunnel, so rate() works from the start. */
+  readonly routes?: readonly string[];
+}
+
+export class GatewayMetrics {
+  readonly registry = new Registry();
+
+  readonly tunnelsOpen = this.registry.gauge({
+    name: 'h2ws_tunnels_open',
+    help: 'WebSocket tunnels open now.',
+    labelNames: ['route', 'transport'],
+  });
+
+  readonly tunnelsTotal = this.registry.counter({
+    name: 'h2ws_tunnels_total',
+    help: 'WebSocket handshakes handled, by outcome.',
+    labelNames: ['route', 'transport', 'outcome'],
+  });
+
+  readonly tunnelBytes = this.registry.counter({
+    name: 'h2ws_tunnel_bytes_total',
+    help: 'Bytes relayed through closed tunnels, by direction.',
+    labelNames: ['route', 'direction'],
+  });
+
+  readonly tunnelDuration = this.registry.histogram({
+    name: 'h2ws_tunnel_duration_seconds',
+    help: 'How long tunnels stayed open.',
+    labelNames: ['route'],
+    buckets: DURATION_BUCKETS,
+    divisor: 1000, // observed in milliseconds
+  });
+
+  readonly resets = this.registry.counter({
+    name: 'h2ws_resets_total',
+    help: 'HTTP/2 RST_STREAM frames, by error code (RFC 9113 §7) and side.',
+    labelNames: ['code', 'side'],
+  });
+
+  readonly goaways = this.registry.counter({
+    name: 'h2ws_goaways_total',
+    help: 'HTTP/2 GOAWAY frames, by error code (RFC 9113 §7) and side.',
+    labelNames: ['code', 'side'],
+  });
+
+  readonly sessionsOpen = this.registry.gauge({
+    name: 'h2ws_sessions_open',
+    help: 'Client connections open now.',
+    labelNames: ['transport'],
+  });
+
+  constructor(options: GatewayMetricsOptions = {}) {
+    for (const transport of TRANSPORTS) this.sessionsOpen.seed({ transport });
+    for (const route of options.routes ?? []) this.seedRoute(route);
+  }
+
+  /** Show a route's gauges and counters at zero (its histogram appears with the first tunnel). */
+  seedRoute(route: string): void {
+    for (const transport of TRANSPORTS) {
+      this.tunnelsOpen.seed({ route, transport });
+      for (const outcome of OUTCOMES) this.tunnelsTotal.seed({ route, transport, outcome });
+    }
+    for (const direction of DIRECTIONS) this.tunnelBytes.seed({ route, direction });
+  }
+
+  /** A handshake finished; `route` is the prefix, or undefined for {@link NO_ROUTE}. */
+  handshake(route: string | undefined, transport: Transport, outcome: Outcome): void {
+    this.tunnelsTotal.inc({ route: route ?? NO_ROUTE, transport, outcome });
+  }
+
+  tunnelOpened(route: string, transport: Transport): void {
+    this.tunnelsOpen.inc({ route, transport });
+  }
+
+  /** A tunnel that {@link tunnelOpened} counted has closed. */
+  tunnelClosed(route: string, transport: Transport, totals: TunnelTotals): void {
+    this.tunnelsOpen.dec({ route, transport });
+    this.tunnelBytes.inc({ route, direction: 'to_backend' }, totals.bytesToBackend);
+    this.tunnelBytes.inc({ route, direction: 'to_client' }, totals.bytesToClient);
+    this.tunnelDuration.observe({ route }, totals.durationMs);
+  }
+
+  /** An RST_STREAM with this error code (RFC 9113 §6.4). */
+  reset(code: number, side: Side): void {
+    this.resets.inc({ code: h2ErrorName(code), side });
+  }
+
+  /** A GOAWAY with this error code (RFC 9113 §6.8). */
+  goaway(code: number, side: Side): void {
+    this.goaways.inc({ code: h2ErrorName(code), side });
+  }
+
+  sessionOpened(transport: Transport): void {
+    this.sessionsOpen.inc({ transport });
+  }
+
+  sessionClosed(transport: Transport): void {
+    this.sessionsOpen.dec({ transport });
+  }
+
+  /** The exposition, to serve with `PROMETHEUS_CONTENT_TYPE`. */
+  render(): string {
+    return this.registry.render();
+  }
+}
