@@ -41,3 +41,7 @@ export { parseResponseHead, verifyUpgradeResponse, type Negotiated } from './src
 export type { WebSocketRequest, Rejection, HandshakeResult } from './src/handshake/websocket-request.ts';
 export { type Outcome } from './src/tunnel/outcomes.ts';
 export { VERSION } from './src/version.ts';
+export { GatewayMetrics, h2ErrorName, NO_ROUTE } from './src/metrics/gateway-metrics.ts';
+export { PROMETHEUS_CONTENT_TYPE } from './src/metrics/registry.ts';
+export { createLogger, LOG_LEVELS, type Logger, type LogLevel } from './src/log/logger.ts';
+export { ADMIN_PATHS, type StatusSnapshot } from './src/server/admin.ts';

@@ -85,15 +85,14 @@ export async function main(argv: readonly string[]): Promise<number> {
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) {
-        process.stderr.write(`h2ws: ${signal} again; exiting now\n`);
+        gateway.logger.warn('exiting', { signal, message: `${signal} again; exiting now without draining` });
         resolve(1);
         return;
       }
       stopping = true;
-      process.stderr.write(`h2ws: ${signal}: draining ${gateway.openTunnels} tunnel(s), up to ${options.timeouts.drainMs} ms\n`);
+      gateway.logger.info('signal', { signal });
       void gateway.close().then(async () => {
         await demo?.close();
-        process.stderr.write('h2ws: stopped\n');
         resolve(0);
       });
     };

@@ -12,10 +12,14 @@ export interface CliArgs {
   /** `--route PREFIX=URL`, in order. */
   readonly routes: ReadonlyArray<readonly [string, string]>;
   readonly config?: string;
+  readonly adminListen?: string;
+  readonly noMetrics: boolean;
+  readonly logLevel?: string;
+  readonly logFormat?: string;
 }
 
-const VALUE_FLAGS = new Set(['--listen', '--tls-cert', '--tls-key', '--backend', '--route', '--config']);
-const BOOLEAN_FLAGS = new Set(['--self-signed', '--help', '-h', '--version', '-v']);
+const VALUE_FLAGS = new Set(['--listen', '--tls-cert', '--tls-key', '--backend', '--route', '--config', '--admin-listen', '--log-level', '--log-format']);
+const BOOLEAN_FLAGS = new Set(['--self-signed', '--help', '-h', '--version', '-v', '--no-metrics']);
 
 function fail(field: string, message: string): never {
   throw new H2wsError(ErrorCode.CONFIG, message, { field });
@@ -24,9 +28,10 @@ function fail(field: string, message: string): never {
 /** Parses argv (without the runtime and script). Throws H2wsError(H2WS_ERR_CONFIG) naming the flag. */
 export function parseArgs(argv: readonly string[]): CliArgs {
   const out: {
-    help: boolean; version: boolean; selfSigned: boolean; routes: Array<[string, string]>;
+    help: boolean; version: boolean; selfSigned: boolean; noMetrics: boolean; routes: Array<[string, string]>;
     listen?: string; tlsCert?: string; tlsKey?: string; backend?: string; config?: string;
-  } = { help: false, version: false, selfSigned: false, routes: [] };
+    adminListen?: string; logLevel?: string; logFormat?: string;
+  } = { help: false, version: false, selfSigned: false, noMetrics: false, routes: [] };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
@@ -35,6 +40,7 @@ export function parseArgs(argv: readonly string[]): CliArgs {
       if (eq !== -1) fail(flag, `${flag} takes no value`);
       if (flag === '--help' || flag === '-h') out.help = true;
       else if (flag === '--version' || flag === '-v') out.version = true;
+      else if (flag === '--no-metrics') out.noMetrics = true;
       else out.selfSigned = true;
       continue;
     }
@@ -54,6 +60,9 @@ export function parseArgs(argv: readonly string[]): CliArgs {
       case '--tls-key': out.tlsKey = value; break;
       case '--backend': out.backend = value; break;
       case '--config': out.config = value; break;
+      case '--admin-listen': out.adminListen = value; break;
+      case '--log-level': out.logLevel = value; break;
+      case '--log-format': out.logFormat = value; break;
       case '--route': {
         const sep = value.indexOf('=');
         if (sep <= 0 || sep === value.length - 1) fail('--route', `--route "${value}" is not PATH_PREFIX=WS_URL (for example /chat=ws://127.0.0.1:9000)`);

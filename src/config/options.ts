@@ -1,3 +1,4 @@
+import type { LogLevel } from '../log/levels.ts';
 import type { Route } from '../routing/route-table.ts';
 
 /** Limits, each with a safe default (see the README's "Limits and tuning"). */
@@ -30,6 +31,22 @@ export interface Timeouts {
   readonly pingIntervalMs: number;
 }
 
+/** Where the operational endpoints live (/metrics, /healthz, /readyz, /status) and which are on. */
+export interface AdminOptions {
+  /** A separate listener for them; undefined serves them on the main listener. */
+  readonly listen: { readonly host: string; readonly port: number } | undefined;
+  /** Prometheus metrics at GET /metrics. Default on. */
+  readonly metrics: boolean;
+  /** The live status page at /status (and its WebSocket at /status/ws). Default on. */
+  readonly status: boolean;
+}
+
+export interface LogOptions {
+  readonly level: LogLevel;
+  /** undefined: readable when stderr is a terminal, JSON lines otherwise. */
+  readonly format: 'json' | 'pretty' | undefined;
+}
+
 export type TlsOptions = { readonly cert: string; readonly key: string } | { readonly selfSigned: true };
 
 /** Everything a gateway needs, validated and frozen. */
@@ -41,6 +58,8 @@ export interface GatewayOptions {
   readonly routes: readonly Route[];
   readonly limits: Limits;
   readonly timeouts: Timeouts;
+  readonly admin: AdminOptions;
+  readonly log: LogOptions;
 }
 
 export const DEFAULT_LIMITS: Limits = Object.freeze({
@@ -58,6 +77,9 @@ export const DEFAULT_TIMEOUTS: Timeouts = Object.freeze({
   drainMs: 30_000,
   pingIntervalMs: 30_000,
 });
+
+export const DEFAULT_ADMIN: AdminOptions = Object.freeze({ listen: undefined, metrics: true, status: true });
+export const DEFAULT_LOG: LogOptions = Object.freeze({ level: 'info', format: undefined });
 
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_TLS_PORT = 8443;

@@ -2,7 +2,9 @@ import { ErrorCode, H2wsError } from '../errors.ts';
 import { parseBackendUrl, type Route } from '../routing/route-table.ts';
 import type { CliArgs } from './argv.ts';
 import { parseListenAddress } from './listen-address.ts';
+import { isLogLevel, LOG_LEVELS } from '../log/levels.ts';
 import {
+  type AdminOptions, DEFAULT_ADMIN, DEFAULT_LOG,
   DEFAULT_CLEARTEXT_PORT, DEFAULT_HOST, DEFAULT_LIMITS, DEFAULT_TIMEOUTS, DEFAULT_TLS_PORT,
   type GatewayOptions, type TlsOptions,
 } from './options.ts';
@@ -71,6 +73,24 @@ export function resolveOptions(
   if (args.backend !== undefined) addRoute('/', args.backend, '--backend');
   for (const [prefix, url] of args.routes) addRoute(prefix, url, '--route');
 
+  let admin: AdminOptions = { ...DEFAULT_ADMIN, ...file.admin, listen: undefined };
+  const adminText = args.adminListen ?? file.admin?.listen;
+  if (adminText !== undefined) {
+    const field = args.adminListen !== undefined ? '--admin-listen' : 'admin.listen';
+    const address = parseListenAddress(adminText, DEFAULT_HOST);
+    if (address instanceof Error) fail(field, `${field}: ${address.message}`);
+    if (address.port !== 0 && address.port === listen.port && address.host === listen.host) {
+      fail(field, `${field}: ${adminText} is the main listener's address; pick another port, or leave it out to serve the admin endpoints on the main listener`);
+    }
+    admin = { ...admin, listen: address };
+  }
+  if (args.noMetrics) admin = { ...admin, metrics: false };
+
+  const level = args.logLevel ?? file.log?.level ?? DEFAULT_LOG.level;
+  if (!isLogLevel(level)) fail('--log-level', `--log-level: "${level}" is not one of ${LOG_LEVELS.join(', ')}`);
+  const format = args.logFormat ?? file.log?.format;
+  if (format !== undefined && format !== 'json' && format !== 'pretty') fail('--log-format', `--log-format: "${format}" is not json or pretty`);
+
   const options: GatewayOptions = {
     host: listen.host,
     port: listen.port,
@@ -78,6 +98,8 @@ export function resolveOptions(
     routes: Object.freeze([...routes.values()]),
     limits: Object.freeze({ ...DEFAULT_LIMITS, ...file.limits }),
     timeouts: Object.freeze({ ...DEFAULT_TIMEOUTS, ...file.timeouts }),
+    admin: Object.freeze(admin),
+    log: Object.freeze({ level, format }),
   };
   return { options: Object.freeze(options), embedded: routes.size === 0 };
 }

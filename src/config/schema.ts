@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { LOG_LEVELS, type LogLevel } from '../log/levels.ts';
 
 /**
  * The JSON config file (`--config FILE.json`) and the library's input share this schema.
@@ -23,6 +24,18 @@ export const timeoutsSchema = z.strictObject({
   pingIntervalMs: nonNegativeInt.optional(),
 });
 
+export const adminSchema = z.strictObject({
+  /** "HOST:PORT": serve /metrics, /healthz, /readyz and /status there instead of on the main listener. */
+  listen: z.string().optional(),
+  metrics: z.boolean().optional(),
+  status: z.boolean().optional(),
+});
+
+export const logSchema = z.strictObject({
+  level: z.enum(LOG_LEVELS).optional(),
+  format: z.enum(['json', 'pretty']).optional(),
+});
+
 /** The config file's shape, spelled out (also what JSR's explicit public types need). */
 export interface ConfigFile {
   listen?: string;
@@ -32,6 +45,8 @@ export interface ConfigFile {
   routes?: Record<string, string>;
   limits?: Partial<Record<'maxTunnels' | 'maxStreamsPerConnection' | 'maxHeaderListSize' | 'maxBufferedBytesPerTunnel', number>>;
   timeouts?: Partial<Record<'handshakeMs' | 'backendConnectMs' | 'backendUpgradeMs' | 'idleMs' | 'drainMs' | 'pingIntervalMs', number>>;
+  admin?: { listen?: string; metrics?: boolean; status?: boolean };
+  log?: { level?: LogLevel; format?: 'json' | 'pretty' };
 }
 
 export const configFileSchema: z.ZodType<ConfigFile> = z.strictObject({
@@ -45,6 +60,8 @@ export const configFileSchema: z.ZodType<ConfigFile> = z.strictObject({
   routes: z.record(z.string(), z.string()).optional(),
   limits: limitsSchema.optional(),
   timeouts: timeoutsSchema.optional(),
+  admin: adminSchema.optional(),
+  log: logSchema.optional(),
 });
 
 

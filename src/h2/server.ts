@@ -1,5 +1,6 @@
 import http2 from 'node:http2';
 import type { Limits } from '../config/options.ts';
+import { observeResets, type ResetReport, type ResetSide } from './resets.ts';
 
 export type { Http2Server, Http2Session, ServerHttp2Stream, IncomingHttpHeaders } from 'node:http2';
 
@@ -23,22 +24,38 @@ export function createH2Server(limits: Limits): http2.Http2Server {
   } as http2.ServerOptions);
 }
 
+/** What a session registry reports, for metrics. */
+export interface SessionObserver {
+  sessionOpened(): void;
+  sessionClosed(): void;
+  goaway(code: number, side: ResetSide): void;
+  reset: ResetReport;
+}
+
 /** Every live session, so shutdown can send GOAWAY to each. */
 export class SessionRegistry {
   readonly #sessions = new Set<http2.Http2Session>();
+  readonly #observer: SessionObserver | undefined;
 
   /**
    * @param streamsPerSession after this many streams a session gets GOAWAY(NO_ERROR): its
    *   open streams go on and the client opens a new connection for more (a runtime
    *   workaround, see runtime/capabilities.ts).
    */
-  constructor(server: http2.Http2Server, pingIntervalMs: number, streamsPerSession: number) {
+  constructor(server: http2.Http2Server, pingIntervalMs: number, streamsPerSession: number, observer?: SessionObserver) {
+    this.#observer = observer;
     server.on('session', (session) => {
       this.#sessions.add(session);
+      if (observer !== undefined) {
+        observer.sessionOpened();
+        observeResets(session, observer.reset);
+        // RFC 9113 §6.8: the peer's GOAWAY and its error code.
+        session.on('goaway', (code: number) => observer.goaway(code, 'received'));
+      }
       if (Number.isFinite(streamsPerSession)) {
         let streams = 0;
         session.on('stream', () => {
-          if (++streams === streamsPerSession && !session.closed) session.close();
+          if (++streams === streamsPerSession) this.#goAway(session);
         });
       }
       // A connection error (nghttp2 has sent GOAWAY with its code): close the TCP connection.
@@ -47,6 +64,7 @@ export class SessionRegistry {
       session.once('close', () => {
         clearInterval(timer);
         this.#sessions.delete(session);
+        observer?.sessionClosed();
       });
     });
   }
@@ -60,9 +78,14 @@ export class SessionRegistry {
    * accepted go on, new ones are refused; each session ends when its streams do.
    */
   goAwayAll(): void {
-    for (const session of this.#sessions) {
-      if (!session.closed && !session.destroyed) session.close();
-    }
+    for (const session of this.#sessions) this.#goAway(session);
+  }
+
+  /** GOAWAY(NO_ERROR) through session.close(): open streams finish, new ones are refused. */
+  #goAway(session: http2.Http2Session): void {
+    if (session.closed || session.destroyed) return;
+    session.close();
+    this.#observer?.goaway(0, 'sent');
   }
 
   destroyAll(): void {

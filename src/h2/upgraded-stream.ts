@@ -3,6 +3,7 @@ import { h2AcceptHeaders } from '../handshake/client-response.ts';
 import { parseResponseHead } from '../handshake/backend-response.ts';
 import { passThroughHeaders } from '../handshake/client-response.ts';
 import { H2ErrorCode } from './error-codes.ts';
+import { resetStream } from './resets.ts';
 import type { ServerHttp2Stream } from './server.ts';
 
 /** What the first write (the HTTP/1.1 response head) turned into on the h2 stream. */
@@ -79,7 +80,7 @@ export class H2UpgradedStream extends Duplex {
     const clean = this.writableFinished && this.readableEnded;
     // A rejected handshake has ended its response already; anything else still open is an abort.
     const rejected = this.answer !== undefined && this.answer.status !== 101;
-    if (!clean && !rejected && !stream.closed && !stream.destroyed) stream.close(H2ErrorCode.CANCEL);
+    if (!clean && !rejected) resetStream(stream, H2ErrorCode.CANCEL);
     callback(error);
   }
 
@@ -88,12 +89,18 @@ export class H2UpgradedStream extends Duplex {
     const { stream } = this;
     if (head === undefined || head instanceof Error) {
       this.answer = { status: 500 };
-      stream.close(H2ErrorCode.INTERNAL_ERROR);
+      resetStream(stream, H2ErrorCode.INTERNAL_ERROR);
     } else if (head.status === 101) {
       this.answer = { status: 101 };
       const protocol = head.headers['sec-websocket-protocol'];
       const extensions = head.headers['sec-websocket-extensions'];
       stream.respond(h2AcceptHeaders({ protocol: typeof protocol === 'string' ? protocol : undefined, extensions: typeof extensions === 'string' ? extensions : undefined }));
+      // Frames written together with the head belong to the tunnel.
+      const rest = bytes.subarray(head.length);
+      if (rest.length > 0) {
+        this.bytesWritten += rest.length;
+        stream.write(rest);
+      }
     } else {
       this.answer = { status: head.status };
       const body = bytes.subarray(head.length);

@@ -26,7 +26,7 @@
  */
 import { H2ErrorCode } from '../h2/error-codes.ts';
 import type { Outcome } from '../tunnel/outcomes.ts';
-import { Registry } from './registry.ts';
+import { type Counter, type Gauge, type Histogram, Registry } from './registry.ts';
 
 export type Transport = 'h2' | 'h1';
 export type Direction = 'to_backend' | 'to_client';
@@ -72,27 +72,27 @@ export interface GatewayMetricsOptions {
 }
 
 export class GatewayMetrics {
-  readonly registry = new Registry();
+  readonly registry: Registry = new Registry();
 
-  readonly tunnelsOpen = this.registry.gauge({
+  readonly tunnelsOpen: Gauge<'route' | 'transport'> = this.registry.gauge({
     name: 'h2ws_tunnels_open',
     help: 'WebSocket tunnels open now.',
     labelNames: ['route', 'transport'],
   });
 
-  readonly tunnelsTotal = this.registry.counter({
+  readonly tunnelsTotal: Counter<'route' | 'transport' | 'outcome'> = this.registry.counter({
     name: 'h2ws_tunnels_total',
     help: 'WebSocket handshakes handled, by outcome.',
     labelNames: ['route', 'transport', 'outcome'],
   });
 
-  readonly tunnelBytes = this.registry.counter({
+  readonly tunnelBytes: Counter<'route' | 'direction'> = this.registry.counter({
     name: 'h2ws_tunnel_bytes_total',
     help: 'Bytes relayed through closed tunnels, by direction.',
     labelNames: ['route', 'direction'],
   });
 
-  readonly tunnelDuration = this.registry.histogram({
+  readonly tunnelDuration: Histogram<'route'> = this.registry.histogram({
     name: 'h2ws_tunnel_duration_seconds',
     help: 'How long tunnels stayed open.',
     labelNames: ['route'],
@@ -100,19 +100,19 @@ export class GatewayMetrics {
     divisor: 1000, // observed in milliseconds
   });
 
-  readonly resets = this.registry.counter({
+  readonly resets: Counter<'code' | 'side'> = this.registry.counter({
     name: 'h2ws_resets_total',
     help: 'HTTP/2 RST_STREAM frames, by error code (RFC 9113 §7) and side.',
     labelNames: ['code', 'side'],
   });
 
-  readonly goaways = this.registry.counter({
+  readonly goaways: Counter<'code' | 'side'> = this.registry.counter({
     name: 'h2ws_goaways_total',
     help: 'HTTP/2 GOAWAY frames, by error code (RFC 9113 §7) and side.',
     labelNames: ['code', 'side'],
   });
 
-  readonly sessionsOpen = this.registry.gauge({
+  readonly sessionsOpen: Gauge<'transport'> = this.registry.gauge({
     name: 'h2ws_sessions_open',
     help: 'Client connections open now.',
     labelNames: ['transport'],

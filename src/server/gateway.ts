@@ -17,12 +17,18 @@ import type { OpenTunnel } from '../tunnel/open-tunnel.ts';
 import { generateKey } from '../handshake/accept.ts';
 import { passThroughHeaders } from '../handshake/client-response.ts';
 import { H2UpgradedStream } from '../h2/upgraded-stream.ts';
+import { resetStream } from '../h2/resets.ts';
 import { acceptWebSocket } from '../websocket/accept.ts';
 import { attachRequest, claimEndpoint, type Endpoint, type InProcessRoute, routeEndpoint } from '../websocket/endpoint.ts';
 import { offerUpgrade } from '../websocket/hono.ts';
 import { keepAlive } from '../websocket/keepalive.ts';
 import { type PeerInfo, upgradeFetchRequest, upgradeMessage } from '../websocket/upgrade-request.ts';
 import { InProcessTunnel } from './in-process.ts';
+import { ADMIN_PATHS, adminApp, type AdminView, type StatusSnapshot } from './admin.ts';
+import { Telemetry } from './telemetry.ts';
+import type { GatewayMetrics } from '../metrics/gateway-metrics.ts';
+import type { Logger } from '../log/logger.ts';
+import { runtimeVersion } from '../runtime/detect.ts';
 import { defaultApp } from './app.ts';
 import { bridge, type ClientHandle } from './bridge.ts';
 import type { Duplex } from 'node:stream';
@@ -48,6 +54,8 @@ export interface TunnelClosedEvent extends TunnelSummary {
   readonly transport: 'h2' | 'h1';
   readonly path: string;
   readonly route: string;
+  /** The client's address as h2ws saw it. */
+  readonly client: string;
   /** The backend's URL, or "in-process" for a WebSocket the application handled. */
   readonly backend: string;
 }
@@ -60,7 +68,10 @@ export interface GatewayHooks {
   readonly fetch?: FetchHandler;
   /** Routes handled in-process, by path prefix; they share the longest-prefix table with `options.routes`. */
   readonly inProcess?: Readonly<Record<string, InProcessRoute>>;
-  /** One human-readable line per notable event. Default: stderr. */
+  /**
+   * Receives each log record as one line (JSON unless `options.log.format` says "pretty"),
+   * without a line feed. Default: stderr, readable when it is a terminal and JSON otherwise.
+   */
   readonly log?: (line: string) => void;
   /** Called once per handshake outcome. */
   readonly onTunnel?: (event: TunnelEvent) => void;
@@ -80,10 +91,13 @@ export class Gateway {
   readonly #fetch: FetchHandler;
   /** A fetch handler of the application's own, which may claim WebSocket handshakes no route takes. */
   readonly #appTakesWebSockets: boolean;
-  readonly #log: (line: string) => void;
+  readonly #telemetry: Telemetry;
+  /** The admin endpoints on this listener, or undefined (a separate admin listener, or this is it). */
+  readonly #admin: FetchHandler | undefined;
+  #adminGateway: Gateway | undefined;
   readonly #onTunnel: ((event: TunnelEvent) => void) | undefined;
   readonly #onTunnelClosed: ((event: TunnelClosedEvent) => void) | undefined;
-  readonly #tunnels = new Set<OpenTunnel>();
+  readonly #tunnels = new Map<OpenTunnel, TunnelAbout | undefined>();
   #handshakes = 0;
   #idleWaiters: Array<() => void> = [];
   #front!: FrontListener;
@@ -93,23 +107,102 @@ export class Gateway {
   #closing: Promise<void> | undefined;
   #address!: { host: string; port: number };
 
-  private constructor(options: GatewayOptions, hooks: GatewayHooks) {
+  private constructor(options: GatewayOptions, hooks: GatewayHooks, role: 'main' | 'admin') {
     this.options = options;
     const local = Object.entries(hooks.inProcess ?? {}).map(([prefix, route]) => ({ prefix, local: routeEndpoint(route) }));
     this.#routes = new RouteTable<Endpoint>([...options.routes, ...local]);
     this.#fetch = hooks.fetch ?? defaultApp().fetch;
     this.#appTakesWebSockets = hooks.fetch !== undefined;
-    this.#log = hooks.log ?? ((line) => console.error(line));
+    this.#telemetry = new Telemetry(options.routes.map((r) => r.prefix).concat(local.map((r) => r.prefix)), options.log, hooks.log);
+    const admin = role === 'main' && (options.admin.metrics || options.admin.status || options.admin.listen === undefined) ? adminApp(this.#adminView(), options.admin).fetch : undefined;
+    this.#admin = options.admin.listen === undefined ? admin : undefined;
+    this.#adminFetch = admin;
     this.#onTunnel = hooks.onTunnel;
     this.#onTunnelClosed = hooks.onTunnelClosed;
   }
 
-  /** Starts listening; resolves once the port is bound. */
+  readonly #adminFetch: FetchHandler | undefined;
+
+  /** Starts listening (and the admin listener, when configured); resolves once bound. */
   static async start(options: GatewayOptions, hooks: GatewayHooks = {}): Promise<Gateway> {
-    const gateway = new Gateway(options, hooks);
+    const gateway = new Gateway(options, hooks, 'main');
     await gateway.#listen();
+    const adminAt = options.admin.listen;
+    if (adminAt !== undefined && gateway.#adminFetch !== undefined) {
+      try {
+        gateway.#adminGateway = await new Gateway(
+          { ...options, ...adminAt, routes: [], timeouts: { ...options.timeouts, drainMs: SHUTDOWN_GRACE_MS }, admin: { ...options.admin, listen: undefined }, log: { ...options.log, level: 'warn' } },
+          { fetch: gateway.#adminFetch, ...(hooks.log && { log: hooks.log }) },
+          'admin',
+        ).#started();
+      } catch (err) {
+        await gateway.close();
+        throw err;
+      }
+    }
+    gateway.#telemetry.logger.info('listening', { url: gateway.url, admin: gateway.adminUrl, runtime: runtimeVersion() });
     return gateway;
   }
+
+  async #started(): Promise<Gateway> {
+    await this.#listen();
+    return this;
+  }
+
+  /** Where /metrics, /healthz, /readyz and /status are served: the admin listener's URL, or this one's. */
+  get adminUrl(): string {
+    return this.#adminGateway?.url ?? this.url;
+  }
+
+  /** True while the server takes new tunnels: false from the moment a drain starts (GET /readyz). */
+  get ready(): boolean {
+    return !this.draining;
+  }
+
+  /** The exact Prometheus metrics (also served at GET /metrics unless turned off). */
+  get metrics(): GatewayMetrics {
+    return this.#telemetry.metrics;
+  }
+
+  /** The structured logger the server writes to. */
+  get logger(): Logger {
+    return this.#telemetry.logger;
+  }
+
+  #adminView(): AdminView {
+    return {
+      ready: () => this.ready,
+      metrics: () => this.#telemetry.metrics.render(),
+      status: () => this.#status(),
+    };
+  }
+
+  #status(): StatusSnapshot {
+    const open = new Map<string, { route: string; transport: 'h2' | 'h1'; count: number }>();
+    let toBackend = this.#closedBytes.toBackend;
+    let toClient = this.#closedBytes.toClient;
+    for (const [tunnel, about] of this.#tunnels) {
+      if (about === undefined) continue;
+      toBackend += tunnel.bytesToBackend;
+      toClient += tunnel.bytesToClient;
+      const key = `${about.route}\u0000${about.transport}`;
+      const entry = open.get(key) ?? { route: about.route, transport: about.transport, count: 0 };
+      entry.count++;
+      open.set(key, entry);
+    }
+    const sessions = this.#telemetry.metrics.sessionsOpen;
+    return {
+      time: new Date().toISOString(),
+      ready: this.ready,
+      openTotal: [...open.values()].reduce((n, e) => n + e.count, 0),
+      open: [...open.values()].sort((a, b) => a.route.localeCompare(b.route) || a.transport.localeCompare(b.transport)),
+      sessions: { h2: sessions.value({ transport: 'h2' }) ?? 0, h1: sessions.value({ transport: 'h1' }) ?? 0 },
+      bytes: { toBackend, toClient },
+      recent: this.#telemetry.recent,
+    };
+  }
+
+  readonly #closedBytes = { toBackend: 0, toClient: 0 };
 
   /** The bound address (useful with port 0). */
   get address(): { host: string; port: number } {
@@ -139,7 +232,13 @@ export class Gateway {
       this.#secure = true;
     }
     const h2 = createH2Server(limits);
-    this.#sessions = new SessionRegistry(h2, timeouts.pingIntervalMs, capabilities.streamsPerSession);
+    const { metrics } = this.#telemetry;
+    this.#sessions = new SessionRegistry(h2, timeouts.pingIntervalMs, capabilities.streamsPerSession, {
+      sessionOpened: () => metrics.sessionOpened('h2'),
+      sessionClosed: () => metrics.sessionClosed('h2'),
+      goaway: (code, side) => metrics.goaway(code, side),
+      reset: (code, side) => metrics.reset(code, side),
+    });
     h2.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => this.#onStream(stream, headers));
 
     // Slowloris on HTTP/1.1: node's headersTimeout is driven by a timer that only runs on a
@@ -149,7 +248,7 @@ export class Gateway {
     const headArrived = (socket: net.Socket) => headDeadlines.get(socket)?.();
     this.#h1 = http.createServer({ maxHeaderSize: limits.maxHeaderListSize }, (req, res) => {
       headArrived(req.socket);
-      void serveH1(req, res, this.#secure ? 'https' : 'http', this.#fetch);
+      void serveH1(req, res, this.#scheme, this.#plainHandler(req.url ?? '/'));
     });
     this.#h1.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
       headArrived(socket);
@@ -176,6 +275,8 @@ export class Gateway {
         };
         headDeadlines.set(socket, clear);
         socket.once('close', clear);
+        metrics.sessionOpened('h1');
+        socket.once('close', () => metrics.sessionClosed('h1'));
         this.#h1.emit('connection', socket);
       },
     }, timeouts.handshakeMs);
@@ -187,43 +288,50 @@ export class Gateway {
         resolve();
       });
     });
-    server.on('error', (err) => this.#log(`h2ws: listener error: ${err.message}`));
+    server.on('error', (err) => this.#telemetry.logger.error('listener_error', { message: err.message }));
     const bound = server.address() as net.AddressInfo;
     this.#address = { host: bound.address, port: bound.port };
   }
 
-  #report(event: TunnelEvent & { h2Code?: number }): void {
-    const { h2Code, ...rest } = event;
+  /** Plain requests: the admin endpoints where they live on this listener, the application otherwise. */
+  #plainHandler(target: string): FetchHandler {
+    if (this.#admin === undefined) return this.#fetch;
+    const q = target.indexOf('?');
+    return ADMIN_PATHS.has(q === -1 ? target : target.slice(0, q)) ? this.#admin : this.#fetch;
+  }
+
+  #report(event: TunnelEvent & { h2Code?: number; client: string }): void {
+    const { h2Code, client, ...rest } = event;
     if (event.outcome !== 'ok') {
       const details = { ...(event.status !== undefined && { status: event.status }), ...(h2Code !== undefined && { h2Code }) };
       (rest as { error?: H2wsError }).error = new H2wsError(OUTCOME_ERROR_CODE[event.outcome], event.message ?? event.outcome, details);
     }
     this.#onTunnel?.(rest);
-    if (event.outcome !== 'ok' && event.outcome !== 'rejected') {
-      this.#log(`h2ws: ${event.transport} WebSocket ${event.path} → ${event.route ?? 'no route'}: ${event.message ?? event.outcome}`);
-    }
+    if (event.outcome === 'ok') this.#telemetry.metrics.handshake(event.route, event.transport, 'ok');
+    else this.#telemetry.handshakeFailed({ ...event, outcome: event.outcome });
   }
 
   #onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
     stream.on('error', noop);
     if (headers[':method'] !== 'CONNECT') {
-      void serveH2(stream, headers, this.#secure ? 'https' : 'http', this.#fetch);
+      void serveH2(stream, headers, this.#scheme, this.#plainHandler(String(headers[':path'] ?? '/')));
       return;
     }
     const path = String(headers[':path'] ?? '');
+    const peerAddress = stream.session?.socket?.remoteAddress ?? 'unknown';
     // Over the limit: refuse before any work, so the client may retry (RFC 9113 §8.7).
     if (this.openTunnels >= this.options.limits.maxTunnels || this.draining) {
-      if (capabilities.resetBeforeResponse) stream.close(REFUSED.h2Code);
+      if (capabilities.resetBeforeResponse) resetStream(stream, REFUSED.h2Code);
       else respondH2(stream, REFUSED.h1Status, { 'retry-after': '1' }, 'tunnel limit reached; retry later\n');
-      this.#report({ transport: 'h2', path, route: undefined, outcome: 'refused', message: 'tunnel limit reached', h2Code: REFUSED.h2Code });
+      this.#report({ transport: 'h2', client: peerAddress, path, route: undefined, outcome: 'refused', message: 'tunnel limit reached', h2Code: REFUSED.h2Code });
       return;
     }
     const checked = validateExtendedConnect(headers);
     if (!checked.ok) {
       const { rejection } = checked;
-      if (rejection.h2Code !== undefined) stream.close(rejection.h2Code);
+      if (rejection.h2Code !== undefined) resetStream(stream, rejection.h2Code);
       else respondH2(stream, rejection.status, rejection.headers ?? {}, `${rejection.message}\n`);
-      this.#report({ transport: 'h2', path, route: undefined, outcome: rejection.outcome, status: rejection.status, message: rejection.message, ...(rejection.h2Code !== undefined && { h2Code: rejection.h2Code }) });
+      this.#report({ transport: 'h2', client: peerAddress, path, route: undefined, outcome: rejection.outcome, status: rejection.status, message: rejection.message, ...(rejection.h2Code !== undefined && { h2Code: rejection.h2Code }) });
       return;
     }
     const controller = new AbortController();
@@ -252,25 +360,26 @@ export class Gateway {
     socket.pause();
     socket.setNoDelay(true);
     const path = req.url ?? '';
+    const peerAddress = socket.remoteAddress ?? 'unknown';
     const refuse = (status: number, headers: ResponseFields, body: Uint8Array | string) => {
       if (socket.writable) socket.end(h1ErrorResponse(status, headers, body));
       socket.destroySoon?.();
     };
     if (!splitList(req.headers.upgrade, true).includes('websocket')) {
       refuse(400, {}, `upgrade to "${req.headers.upgrade}" is not supported; h2ws upgrades to websocket only\n`);
-      this.#report({ transport: 'h1', path, route: undefined, outcome: 'rejected', status: 400 });
+      this.#report({ transport: 'h1', client: peerAddress, path, route: undefined, outcome: 'rejected', status: 400 });
       return;
     }
     if (this.openTunnels >= this.options.limits.maxTunnels || this.draining) {
       refuse(REFUSED.h1Status, { 'retry-after': '1' }, 'tunnel limit reached; retry later\n');
-      this.#report({ transport: 'h1', path, route: undefined, outcome: 'refused', status: REFUSED.h1Status });
+      this.#report({ transport: 'h1', client: peerAddress, path, route: undefined, outcome: 'refused', status: REFUSED.h1Status });
       return;
     }
     const checked = validateH1Upgrade(req.method ?? '', req.httpVersion, req.headers, path);
     if (!checked.ok) {
       const { rejection } = checked;
       refuse(rejection.status, rejection.headers ?? {}, `${rejection.message}\n`);
-      this.#report({ transport: 'h1', path, route: undefined, outcome: rejection.outcome, status: rejection.status, message: rejection.message });
+      this.#report({ transport: 'h1', client: peerAddress, path, route: undefined, outcome: rejection.outcome, status: rejection.status, message: rejection.message });
       return;
     }
     const controller = new AbortController();
@@ -299,20 +408,24 @@ export class Gateway {
    * the application's fetch handler. The handshake counts toward the limit meanwhile.
    */
   #open(request: WebSocketRequest, client: InProcessClient): void {
+    if (this.#admin !== undefined && request.path.split('?')[0] === STATUS_SOCKET_PATH) {
+      this.#offerToApp(request, client, this.#admin, true);
+      return;
+    }
     const match = this.#routes.match(request.path);
     if (match === undefined) {
       if (this.#appTakesWebSockets) {
-        this.#offerToApp(request, client);
+        this.#offerToApp(request, client, this.#fetch, false);
         return;
       }
       client.refuse(404, {}, `no route for ${request.path.split('?')[0]}\n`);
-      this.#report({ transport: request.transport, path: request.path, route: undefined, outcome: 'rejected', status: 404 });
+      this.#report({ transport: request.transport, client: client.forwarded.clientAddress, path: request.path, route: undefined, outcome: 'rejected', status: 404 });
       return;
     }
     if (!('backendPath' in match)) {
       this.#handshakes++;
       const key = request.clientKey ?? generateKey();
-      this.#openInProcess(match.route.local, match.route.prefix, request, client, key, upgradeFetchRequest(request, key, this.#scheme, client.signal));
+      this.#openInProcess(match.route.local, match.route.prefix, request, client, key, upgradeFetchRequest(request, key, this.#scheme, client.signal), false);
       return;
     }
     this.#handshakes++;
@@ -325,14 +438,14 @@ export class Gateway {
       (result) => {
         this.#handshakes--;
         const { outcome, status, message } = result;
-        this.#report({ transport: request.transport, path: request.path, route: match.route.prefix, outcome, ...(status !== undefined && { status }), ...(message !== undefined && { message }) });
+        this.#report({ transport: request.transport, client: client.forwarded.clientAddress, path: request.path, route: match.route.prefix, outcome, ...(status !== undefined && { status }), ...(message !== undefined && { message }) });
         const { tunnel } = result;
         if (tunnel === undefined) return this.#checkIdle();
-        this.#track(tunnel, { transport: request.transport, path: request.path, route: match.route.prefix, backend: match.route.backend.url });
+        this.#track(tunnel, { transport: request.transport, path: request.path, route: match.route.prefix, backend: match.route.backend.url, client: client.forwarded.clientAddress }, false);
       },
       (err: unknown) => {
         this.#handshakes--;
-        this.#log(`h2ws: internal error while opening ${request.path}: ${(err as Error)?.message ?? err}`);
+        this.#telemetry.logger.error('internal_error', { path: request.path.split('?')[0], message: (err as Error)?.message ?? String(err) });
         client.refuse(502, {}, 'bad gateway\n');
         this.#checkIdle();
       },
@@ -343,17 +456,25 @@ export class Gateway {
     return this.#secure ? 'https' : 'http';
   }
 
-  /** Counts an open tunnel until it closes, with the idle timeout and the drain applied to it. */
-  #track(tunnel: OpenTunnel, about: Omit<TunnelClosedEvent, keyof TunnelSummary>): void {
+  /**
+   * Counts an open tunnel until it closes, with the idle timeout and the drain applied to it.
+   * Internal tunnels (the status page's own socket) are drained but not reported.
+   */
+  #track(tunnel: OpenTunnel, about: TunnelAbout, internal: boolean): void {
     const { timeouts } = this.options;
-    this.#tunnels.add(tunnel);
+    this.#tunnels.set(tunnel, internal ? undefined : about);
+    if (!internal) this.#telemetry.metrics.tunnelOpened(about.route, about.transport);
     if (timeouts.idleMs > 0) watchIdle(tunnel, timeouts.idleMs);
     if (this.draining) tunnel.shutdown(1001, 'going away', SHUTDOWN_GRACE_MS);
     void tunnel.closed.then((summary) => {
       this.#tunnels.delete(tunnel);
-      const closed = { ...summary, ...about };
-      this.#onTunnelClosed?.(closed);
-      this.#log(describeClosedTunnel(closed));
+      if (!internal) {
+        const closed = { ...summary, ...about };
+        this.#closedBytes.toBackend += summary.bytesToBackend;
+        this.#closedBytes.toClient += summary.bytesToClient;
+        this.#telemetry.tunnelClosed(closed);
+        this.#onTunnelClosed?.(closed);
+      }
       this.#checkIdle();
     });
   }
@@ -364,7 +485,7 @@ export class Gateway {
    * in-process; otherwise the app's answer is the client's, except that a 2xx, which on
    * HTTP/2 would tell the client its WebSocket is open (RFC 8441 §5), becomes 404.
    */
-  #offerToApp(request: WebSocketRequest, client: InProcessClient): void {
+  #offerToApp(request: WebSocketRequest, client: InProcessClient, fetch: FetchHandler, internal: boolean): void {
     this.#handshakes++;
     const key = request.clientKey ?? generateKey();
     let fetchRequest: Request;
@@ -373,21 +494,21 @@ export class Gateway {
     } catch {
       this.#handshakes--;
       client.refuse(400, {}, 'the request target is not a valid URL\n');
-      this.#report({ transport: request.transport, path: request.path, route: undefined, outcome: 'rejected', status: 400 });
+      this.#report({ transport: request.transport, client: client.forwarded.clientAddress, path: request.path, route: undefined, outcome: 'rejected', status: 400 });
       return this.#checkIdle();
     }
     const claimed = offerUpgrade(fetchRequest);
     void (async () => {
       let response: Response;
       try {
-        response = await this.#fetch(fetchRequest);
+        response = await fetch(fetchRequest);
       } catch (err) {
-        this.#log(`h2ws: the app failed on WebSocket ${request.path.split('?')[0]}: ${(err as Error)?.message ?? err}`);
+        this.#telemetry.logger.error('app_error', { path: request.path.split('?')[0], message: (err as Error)?.message ?? String(err) });
         response = new Response('internal error\n', { status: 500 });
       }
       const claim = claimed();
       if (claim !== undefined && !client.signal.aborted) {
-        this.#openInProcess(claimEndpoint(claim), claim.route, request, client, key, fetchRequest);
+        this.#openInProcess(claimEndpoint(claim), claim.route, request, client, key, fetchRequest, internal);
         return;
       }
       this.#handshakes--;
@@ -395,18 +516,21 @@ export class Gateway {
         const status = response.status < 300 ? 404 : response.status;
         const body = status === response.status ? await readSmallBody(response) : `no WebSocket at ${request.path.split('?')[0]}\n`;
         client.refuse(status, status === response.status ? passThroughHeaders(headerRecord(response.headers)) : {}, body);
-        this.#report({ transport: request.transport, path: request.path, route: undefined, outcome: status === 403 ? 'forbidden' : 'rejected', status });
+        this.#report({ transport: request.transport, client: client.forwarded.clientAddress, path: request.path, route: undefined, outcome: status === 403 ? 'forbidden' : 'rejected', status });
       }
       this.#checkIdle();
     })();
   }
 
   /** Completes the handshake in-process (ws negotiates and frames) and hands the socket to its handler. */
-  #openInProcess(endpoint: Endpoint, route: string, request: WebSocketRequest, client: InProcessClient, key: string, fetchRequest: Request): void {
-    const about = { transport: request.transport, path: request.path, route, backend: 'in-process' } as const;
+  #openInProcess(endpoint: Endpoint, route: string, request: WebSocketRequest, client: InProcessClient, key: string, fetchRequest: Request, internal: boolean): void {
+    const about = { transport: request.transport, path: request.path, route, backend: 'in-process', client: client.forwarded.clientAddress } as const;
+    const report = (event: Omit<TunnelEvent, 'transport' | 'path' | 'route'>) => {
+      if (!internal) this.#report({ ...about, ...event });
+    };
     if (client.signal.aborted) {
       this.#handshakes--;
-      this.#report({ ...about, outcome: 'ok', message: 'client went away during the handshake' });
+      report({ outcome: 'ok', message: 'client went away during the handshake' });
       return this.#checkIdle();
     }
     const { socket, head, message } = client.upgrade(key);
@@ -416,10 +540,10 @@ export class Gateway {
       // ws reports protocol errors (1002, 1007, 1009) as 'error' after closing; they are the peer's doing.
       ws.on('error', noop);
       keepAlive(ws, endpoint.pingIntervalMs);
-      this.#report({ ...about, outcome: 'ok' });
-      this.#track(new InProcessTunnel(ws, socket), about);
+      report({ outcome: 'ok' });
+      this.#track(new InProcessTunnel(ws, socket), about, internal);
       endpoint.open(ws, { message, request: fetchRequest }, (err) => {
-        this.#log(`h2ws: the in-process handler for ${request.path.split('?')[0]} failed: ${(err as Error)?.message ?? err}; the WebSocket was closed with 1011`);
+        this.#telemetry.logger.error('handler_error', { route, path: request.path.split('?')[0], message: (err as Error)?.message ?? String(err), close_code: 1011 });
       });
       socket.resume(); // an HTTP/1.1 socket was paused at the upgrade; ws reads it from here
     });
@@ -427,7 +551,7 @@ export class Gateway {
       if (open) return;
       this.#handshakes--;
       const status = socket instanceof H2UpgradedStream ? socket.answer?.status : undefined;
-      this.#report({ ...about, outcome: 'rejected', ...(status !== undefined && { status }), message: 'the WebSocket handshake was turned down in-process' });
+      report({ outcome: 'rejected', ...(status !== undefined && { status }), message: 'the WebSocket handshake was turned down in-process' });
       this.#checkIdle();
     });
   }
@@ -455,30 +579,30 @@ export class Gateway {
   }
 
   async #drain(): Promise<void> {
+    const started = Date.now();
+    this.#telemetry.logger.info('draining', { open_tunnels: this.openTunnels, drain_ms: this.options.timeouts.drainMs });
     const frontClosed = new Promise<void>((resolve) => this.#front.server.close(() => resolve()));
     this.#sessions.goAwayAll();
     (this.#h1 as http.Server & { closeIdleConnections?: () => void }).closeIdleConnections?.();
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([this.#whenIdle(), new Promise<void>((resolve) => (timer = setTimeout(resolve, this.options.timeouts.drainMs)))]);
     clearTimeout(timer);
-    for (const tunnel of this.#tunnels) tunnel.shutdown(1001, 'going away', SHUTDOWN_GRACE_MS);
+    for (const tunnel of this.#tunnels.keys()) tunnel.shutdown(1001, 'going away', SHUTDOWN_GRACE_MS);
     await this.#whenIdle();
     this.#sessions.destroyAll();
     (this.#h1 as http.Server & { closeAllConnections?: () => void }).closeAllConnections?.();
     this.#front.destroyAll();
     await frontClosed;
+    await this.#adminGateway?.close();
+    this.#telemetry.logger.info('stopped', { duration_ms: Date.now() - started });
   }
 }
 
-/** One line per ended tunnel, e.g. "h2ws: h2 tunnel /chat → ws://b:9000 ended cleanly: 10 B up, 42 B down, 1200 ms". */
-function describeClosedTunnel(e: TunnelClosedEvent): string {
-  const how = e.closedByGateway
-    ? 'was closed by h2ws'
-    : e.aborted === undefined
-      ? `ended cleanly${e.closeCode !== undefined ? ` (${e.closeCode})` : ''}`
-      : `was reset by the ${e.aborted}`;
-  return `h2ws: ${e.transport} tunnel ${e.path.split('?')[0]} → ${e.backend} ${how}: ${e.bytesToBackend} B up, ${e.bytesToClient} B down, ${e.durationMs} ms`;
-}
+/** Which tunnel an open tunnel is, for reports. */
+type TunnelAbout = Omit<TunnelClosedEvent, keyof TunnelSummary>;
+
+/** The status page's WebSocket. */
+const STATUS_SOCKET_PATH = '/status/ws';
 
 /** The upgraded byte stream handed to ws: a TCP socket for HTTP/1.1, an h2 stream view for RFC 8441. */
 interface UpgradedClient {

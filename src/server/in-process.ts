@@ -3,6 +3,12 @@ import type { WebSocket } from 'ws';
 import type { OpenTunnel } from '../tunnel/open-tunnel.ts';
 import type { TunnelSummary } from '../tunnel/relay.ts';
 
+/** The RST_STREAM code of an HTTP/2 client's stream (H2UpgradedStream), if it was reset. */
+function resetCodeOf(socket: Duplex): { resetCode?: number } {
+  const code = (socket as { stream?: { rstCode?: number } }).stream?.rstCode;
+  return code === undefined || code === 0 ? {} : { resetCode: code };
+}
+
 /** Byte counters of an upgraded socket: net.Socket and H2UpgradedStream both have them. */
 type CountingSocket = Duplex & { readonly bytesRead?: number; readonly bytesWritten?: number };
 
@@ -37,6 +43,7 @@ export class InProcessTunnel implements OpenTunnel {
           aborted: code === 1006 && !this.#closedByGateway ? 'client' : undefined,
           closedByGateway: this.#closedByGateway,
           closeCode: code,
+          ...resetCodeOf(socket),
         });
       });
     });

@@ -1,5 +1,6 @@
 import type net from 'node:net';
 import { H2ErrorCode } from '../h2/error-codes.ts';
+import { resetStream } from '../h2/resets.ts';
 import type { ServerHttp2Stream } from '../h2/server.ts';
 import { resetSocket } from '../runtime/tcp.ts';
 import type { TunnelEnd } from '../tunnel/relay.ts';
@@ -9,11 +10,12 @@ export function h2StreamEnd(stream: ServerHttp2Stream): TunnelEnd {
   return {
     stream,
     abort() {
-      if (!stream.closed && !stream.destroyed) stream.close(H2ErrorCode.CONNECT_ERROR);
+      resetStream(stream, H2ErrorCode.CONNECT_ERROR);
     },
     // Clean: the client's END_STREAM was read and no RST_STREAM arrived.
     closedCleanly: () => (stream.rstCode ?? 0) === H2ErrorCode.NO_ERROR && stream.readableEnded && !stream.aborted,
     wasReset: () => stream.aborted || (stream.rstCode ?? 0) !== H2ErrorCode.NO_ERROR,
+    resetCode: () => stream.rstCode,
   };
 }
 

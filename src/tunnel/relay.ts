@@ -11,6 +11,8 @@ export interface TunnelEnd {
   closedCleanly(hadError: boolean): boolean;
   /** Called on 'end': was the end a reset (some runtimes end the readable side on RST_STREAM)? */
   wasReset(): boolean;
+  /** HTTP/2 only: the RST_STREAM code the stream closed with, if any. */
+  resetCode?(): number | undefined;
 }
 
 /** How a tunnel ended, for logs and metrics. */
@@ -24,6 +26,8 @@ export interface TunnelSummary {
   readonly closedByGateway: boolean;
   /** In-process WebSockets: the close code (RFC 6455 §7.1.5); 1006 when no Close frame came. */
   readonly closeCode?: number;
+  /** HTTP/2 clients: the RST_STREAM code, when the stream was reset (either way). */
+  readonly resetCode?: number;
 }
 
 /** The byte relay for one direction, with backpressure and FIN/END_STREAM forwarding. */
@@ -123,6 +127,7 @@ export class Tunnel implements OpenTunnel {
         durationMs: Date.now() - this.#started,
         aborted: this.#aborted,
         closedByGateway: this.#closedByGateway,
+        ...resetCodeOf(this.client),
       });
     };
     // Errors are reported through 'close'; a listener keeps them from being thrown.
@@ -174,6 +179,11 @@ export class Tunnel implements OpenTunnel {
       if (!this.#backendClosed) this.backend.abort();
     }, graceMs);
   }
+}
+
+function resetCodeOf(end: TunnelEnd): { resetCode?: number } {
+  const code = end.resetCode?.();
+  return code === undefined || code === 0 ? {} : { resetCode: code };
 }
 
 function noop(): void {}

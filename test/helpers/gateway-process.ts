@@ -44,14 +44,44 @@ export function writeConfig(config: unknown): string {
 export async function startGateway(runtime: RuntimeName, args: string[], config?: unknown): Promise<GatewayProcess> {
   const { cmd, args: base } = runtimeCommand(runtime);
   const full = [...base, ...(config === undefined ? [] : ['--config', writeConfig(config)]), ...args];
-  const proc = spawn(cmd, full, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+  return spawnUntilReady(runtime, cmd, full, {}, 'gateway');
+}
+
+/**
+ * The command that runs a TypeScript script of this repo (an example, a test fixture) under a
+ * runtime: Deno and Bun run the .ts source; Node runs what `tsc -p tsconfig.examples.json`
+ * built into dist/ (npm test builds it first).
+ */
+export function scriptCommand(runtime: RuntimeName, script: string): { cmd: string; args: string[] } {
+  if (runtime === 'node') {
+    const built = path.join(ROOT, 'dist', script.replace(/\.ts$/, '.js'));
+    if (!existsSync(built)) throw new Error(`${built} is missing: run \`npm run build:examples\` (npm test does this first)`);
+    return { cmd: process.execPath, args: [built] };
+  }
+  const bin = path.join(ROOT, 'node_modules/.bin', runtime);
+  if (!existsSync(bin)) throw new Error(`${runtime} is not installed at ${bin}: run \`npm ci\` (it is a devDependency)`);
+  const source = path.join(ROOT, script);
+  return runtime === 'deno' ? { cmd: bin, args: ['run', '-A', source] } : { cmd: bin, args: [source] };
+}
+
+/**
+ * Starts a script of this repo (e.g. "examples/echo-server.ts") under a runtime with extra
+ * environment variables, and waits for a ready line with a URL ("... listening on URL").
+ */
+export function startScript(runtime: RuntimeName, script: string, env: Record<string, string> = {}): Promise<GatewayProcess> {
+  const { cmd, args } = scriptCommand(runtime, script);
+  return spawnUntilReady(runtime, cmd, args, env, script);
+}
+
+async function spawnUntilReady(runtime: RuntimeName, cmd: string, args: string[], env: Record<string, string>, label: string): Promise<GatewayProcess> {
+  const proc = spawn(cmd, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', ...env } });
   let out = '';
   let err = '';
   proc.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
   proc.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${runtime} gateway did not print its ready line in 30 s.\nstdout: ${out}\nstderr: ${err}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`${runtime} ${label} did not print its ready line in 30 s.\nstdout: ${out}\nstderr: ${err}`)), 30_000);
     const check = () => {
       const m = /listening on (\S+)/.exec(out);
       if (m) {
@@ -62,7 +92,7 @@ export async function startGateway(runtime: RuntimeName, args: string[], config?
     proc.stdout!.on('data', check);
     void exited.then((code) => {
       clearTimeout(timer);
-      reject(new Error(`${runtime} gateway exited with ${code} before it was ready.\nstdout: ${out}\nstderr: ${err}`));
+      reject(new Error(`${runtime} ${label} exited with ${code} before it was ready.\nstdout: ${out}\nstderr: ${err}`));
     });
   });
   const port = Number(new URL(url).port);

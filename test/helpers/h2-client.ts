@@ -76,7 +76,8 @@ export function openTunnel(client: H2Client, path: string, extra: http2.Outgoing
 export function clientFrame(data: string | Buffer, opcode = typeof data === 'string' ? 1 : 2): Buffer {
   const payload = typeof data === 'string' ? Buffer.from(data) : data;
   return Buffer.concat(
-    Sender.frame(payload, { fin: true, rsv1: false, opcode, mask: true, readOnly: false, maskBuffer: Buffer.from([1, 2, 3, 4]), generateMask: () => {} } as never) as Buffer[],
+    // readOnly: true makes ws mask a copy, leaving the caller's Buffer as it was.
+    Sender.frame(payload, { fin: true, rsv1: false, opcode, mask: true, readOnly: true, maskBuffer: Buffer.from([1, 2, 3, 4]), generateMask: () => {} } as never) as Buffer[],
   );
 }
 

@@ -8,7 +8,7 @@ import { parseConfigFile, resolveOptions } from '../../src/config/resolve.ts';
 import { parseListenAddress } from '../../src/config/listen-address.ts';
 import { DEFAULT_LIMITS, DEFAULT_TIMEOUTS } from '../../src/config/options.ts';
 import type { ConfigFile } from '../../src/config/schema.ts';
-import { H2wsError } from '../../src/errors.ts';
+import { ErrorCode, H2wsError } from '../../src/errors.ts';
 
 /** The H2wsError a call throws, as plain values. */
 function configError(fn: () => unknown): { code: string; field: string | undefined; message: string } {
@@ -28,7 +28,7 @@ function resolve(file: ConfigFile, argv: string[]) {
   return resolveOptions(file, parseArgs(argv), fakeRead);
 }
 
-const NO_ARGS: CliArgs = { help: false, version: false, selfSigned: false, routes: [] };
+const NO_ARGS: CliArgs = { help: false, version: false, selfSigned: false, noMetrics: false, routes: [] };
 
 describe('parseArgs', () => {
   test('no arguments', () => {
@@ -39,10 +39,15 @@ describe('parseArgs', () => {
     expect(parseArgs([
       '--listen', '0.0.0.0:443', '--tls-cert', 'c.pem', '--tls-key', 'k.pem', '--backend', 'ws://b:1',
       '--route', '/chat=ws://c:2', '--route', '/api=ws://a:3/v1', '--config', 'h2ws.json', '--self-signed', '--help', '--version',
+      '--admin-listen', '127.0.0.1:9100', '--no-metrics', '--log-level', 'warn', '--log-format', 'pretty',
     ])).toEqual({
       help: true,
       version: true,
       selfSigned: true,
+      noMetrics: true,
+      adminListen: '127.0.0.1:9100',
+      logLevel: 'warn',
+      logFormat: 'pretty',
       listen: '0.0.0.0:443',
       tlsCert: 'c.pem',
       tlsKey: 'k.pem',
@@ -140,9 +145,35 @@ describe('parseListenAddress', () => {
 describe('resolveOptions: defaults', () => {
   test('nothing given: 127.0.0.1:8080 cleartext, embedded, default limits and timeouts', () => {
     expect(resolve({}, [])).toEqual({
-      options: { host: '127.0.0.1', port: 8080, tls: undefined, routes: [], limits: DEFAULT_LIMITS, timeouts: DEFAULT_TIMEOUTS },
+      options: {
+        host: '127.0.0.1', port: 8080, tls: undefined, routes: [], limits: DEFAULT_LIMITS, timeouts: DEFAULT_TIMEOUTS,
+        admin: { listen: undefined, metrics: true, status: true }, log: { level: 'info', format: undefined },
+      },
       embedded: true,
     });
+  });
+
+  test('admin endpoints: --admin-listen and admin.listen move them; --no-metrics and admin.metrics turn /metrics off', () => {
+    expect(resolve({}, ['--admin-listen', '127.0.0.1:9100']).options.admin).toEqual({ listen: { host: '127.0.0.1', port: 9100 }, metrics: true, status: true });
+    expect(resolve({ admin: { listen: ':9101', status: false } }, []).options.admin).toEqual({ listen: { host: '127.0.0.1', port: 9101 }, metrics: true, status: false });
+    expect(resolve({ admin: { listen: ':9101' } }, ['--admin-listen', ':9102']).options.admin.listen).toEqual({ host: '127.0.0.1', port: 9102 });
+    expect(resolve({}, ['--no-metrics']).options.admin.metrics).toBe(false);
+    expect(resolve({ admin: { metrics: false } }, []).options.admin.metrics).toBe(false);
+  });
+
+  test('a bad admin address names its flag or field; the main listener\'s own address is refused', () => {
+    expect(() => resolve({}, ['--admin-listen', 'nope'])).toThrow(expect.objectContaining({ code: ErrorCode.CONFIG, field: '--admin-listen' }));
+    expect(() => resolve({ admin: { listen: 'x:99999' } }, [])).toThrow(expect.objectContaining({ field: 'admin.listen' }));
+    expect(() => resolve({}, ['--listen', '127.0.0.1:9000', '--admin-listen', '127.0.0.1:9000'])).toThrow(/main listener/);
+    expect(() => parseConfigFile({ admin: { port: 1 } })).toThrow(/admin\.port/);
+  });
+
+  test('log level and format: flags win over the file; bad values name the flag or field', () => {
+    expect(resolve({ log: { level: 'debug', format: 'json' } }, []).options.log).toEqual({ level: 'debug', format: 'json' });
+    expect(resolve({ log: { level: 'debug' } }, ['--log-level', 'silent', '--log-format', 'pretty']).options.log).toEqual({ level: 'silent', format: 'pretty' });
+    expect(() => resolve({}, ['--log-level', 'loud'])).toThrow(expect.objectContaining({ field: '--log-level' }));
+    expect(() => resolve({}, ['--log-format', 'xml'])).toThrow(expect.objectContaining({ field: '--log-format' }));
+    expect(() => parseConfigFile({ log: { level: 'loud' } })).toThrow(/log\.level/);
   });
 
   test('DEFAULT_LIMITS and DEFAULT_TIMEOUTS are frozen, complete, and themselves a valid config', () => {

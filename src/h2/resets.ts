@@ -1,0 +1,32 @@
+import type { Http2Session, ServerHttp2Stream } from './server.ts';
+
+export type ResetSide = 'sent' | 'received';
+export type ResetReport = (code: number, side: ResetSide) => void;
+
+/** Streams h2ws itself reset, so their 'close' is not mistaken for the peer's RST_STREAM. */
+const resetByUs = new WeakSet<ServerHttp2Stream>();
+const reporters = new WeakMap<Http2Session, ResetReport>();
+
+/**
+ * Reports every RST_STREAM on a session (RFC 9113 §6.4): those h2ws sends through
+ * `resetStream`, and those the peer sends, seen when a stream closes aborted with a code.
+ */
+export function observeResets(session: Http2Session, report: ResetReport): void {
+  reporters.set(session, report);
+  session.on('stream', (stream: ServerHttp2Stream) => {
+    stream.once('close', () => {
+      if (resetByUs.has(stream)) return;
+      const code = stream.rstCode;
+      if (code !== undefined && code !== 0 && stream.aborted && !session.destroyed) report(code, 'received');
+    });
+  });
+}
+
+/** Sends RST_STREAM with `code` and reports it as sent. */
+export function resetStream(stream: ServerHttp2Stream, code: number): void {
+  if (stream.closed || stream.destroyed || resetByUs.has(stream)) return;
+  resetByUs.add(stream);
+  stream.close(code);
+  const session = stream.session;
+  if (session !== undefined) reporters.get(session)?.(code, 'sent');
+}

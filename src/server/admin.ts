@@ -1,0 +1,66 @@
+import { Hono } from 'hono';
+import { PROMETHEUS_CONTENT_TYPE } from '../metrics/registry.ts';
+import { upgradeWebSocket } from '../websocket/hono.ts';
+import type { RecentOutcome } from './telemetry.ts';
+import { STATUS_PAGE } from './status-page.ts';
+
+/** What the status page shows, pushed once a second over its WebSocket. */
+export interface StatusSnapshot {
+  readonly time: string;
+  readonly ready: boolean;
+  readonly openTotal: number;
+  readonly open: ReadonlyArray<{ readonly route: string; readonly transport: 'h2' | 'h1'; readonly count: number }>;
+  readonly sessions: { readonly h2: number; readonly h1: number };
+  /** Bytes relayed so far, open tunnels included. */
+  readonly bytes: { readonly toBackend: number; readonly toClient: number };
+  readonly recent: readonly RecentOutcome[];
+}
+
+/** What the admin endpoints read from a running server. */
+export interface AdminView {
+  ready(): boolean;
+  metrics(): string;
+  status(): StatusSnapshot;
+}
+
+/** The operational paths; on the main listener they answer before the application's routes. */
+export const ADMIN_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics', '/status', '/status/ws']);
+
+const STATUS_INTERVAL_MS = 1_000;
+
+/**
+ * The admin endpoints, as a Hono app:
+ * - `GET /healthz`: 200 while the process serves at all (liveness);
+ * - `GET /readyz`: 200, or 503 from the moment a drain starts (readiness);
+ * - `GET /metrics`: Prometheus text exposition (when on);
+ * - `GET /status` and its WebSocket `/status/ws` (when on).
+ */
+export function adminApp(view: AdminView, options: { readonly metrics: boolean; readonly status: boolean }): Hono {
+  const app = new Hono();
+  app.get('/healthz', (c) => c.text('ok\n'));
+  app.get('/readyz', (c) => (view.ready() ? c.text('ready\n') : c.text('draining\n', 503)));
+  if (options.metrics) {
+    app.get('/metrics', (c) => c.body(view.metrics(), 200, { 'content-type': PROMETHEUS_CONTENT_TYPE, 'cache-control': 'no-store' }));
+  }
+  if (options.status) {
+    app.get('/status', (c) => c.html(STATUS_PAGE));
+    app.get(
+      '/status/ws',
+      upgradeWebSocket(() => {
+        let timer: ReturnType<typeof setInterval> | undefined;
+        return {
+          onOpen(_event, ws) {
+            const push = () => ws.send(JSON.stringify(view.status()));
+            push();
+            timer = setInterval(push, STATUS_INTERVAL_MS);
+          },
+          onClose() {
+            clearInterval(timer);
+          },
+        };
+      }, { pingIntervalMs: 0 }),
+    );
+  }
+  app.notFound((c) => c.text('not found\n', 404));
+  return app;
+}
