@@ -5,7 +5,8 @@ export const HELP = `h2ws: WebSocket over HTTP/2 (RFC 8441) gateway to HTTP/1.1 
 Usage:
   h2ws [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE | --self-signed]
        [--backend WS_URL] [--route PATH_PREFIX=WS_URL]... [--config FILE.json]
-       [--help] [--version]
+       [--admin-listen HOST:PORT] [--no-metrics] [--log-level LEVEL]
+       [--log-format json|pretty] [--help] [--version]
 
 Options:
   --listen HOST:PORT     Address to listen on. Default 127.0.0.1:8443 with TLS,
@@ -23,6 +24,12 @@ Options:
                          the prefix; one without keeps the client's path as is.
   --config FILE.json     JSON config with the same fields plus limits and timeouts.
                          Flags override the file.
+  --admin-listen HOST:PORT
+                         Serve /metrics, /healthz, /readyz and /status on this separate
+                         listener instead of the main one.
+  --no-metrics           Do not serve Prometheus metrics at /metrics.
+  --log-level LEVEL      debug, info (default), warn, error or silent.
+  --log-format FORMAT    json or pretty. Default: pretty on a terminal, json otherwise.
   --help                 Show this help.
   --version              Print the version.
 
@@ -48,8 +55,13 @@ Config file (every field optional):
       "idleMs": ${DEFAULT_TIMEOUTS.idleMs},
       "drainMs": ${DEFAULT_TIMEOUTS.drainMs},
       "pingIntervalMs": ${DEFAULT_TIMEOUTS.pingIntervalMs}
-    }
+    },
+    "admin": { "listen": "127.0.0.1:9100", "metrics": true, "status": true },
+    "log": { "level": "info", "format": "json" }
   }
+
+Operations: GET /healthz, /readyz (503 once draining), /metrics (Prometheus) and
+/status (a live page) on the main listener, or on --admin-listen.
 
 Signals: SIGTERM or SIGINT drain gracefully (GOAWAY, then open tunnels get up to
 timeouts.drainMs), then h2ws exits 0. Bad flags or config exit 2.
