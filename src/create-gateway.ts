@@ -3,6 +3,7 @@ import { parseConfigFile, resolveOptions } from './config/resolve.ts';
 import type { ConfigFile } from './config/schema.ts';
 import { ErrorCode, H2wsError } from './errors.ts';
 import { Gateway, type GatewayHooks } from './server/gateway.ts';
+import type { AccessRule } from './handshake/access.ts';
 import type { InProcessRoute } from './websocket/endpoint.ts';
 
 /**
@@ -13,7 +14,7 @@ import type { InProcessRoute } from './websocket/endpoint.ts';
  */
 export type GatewayConfig = Omit<ConfigFile, 'tls' | 'routes'> & {
   tls?: { cert: string; key: string };
-  routes?: Record<string, string | InProcessRoute>;
+  routes?: Record<string, string | { backend: string; access?: AccessRule } | InProcessRoute>;
 } & Omit<GatewayHooks, 'inProcess'>;
 
 /**
@@ -26,12 +27,12 @@ export type GatewayConfig = Omit<ConfigFile, 'tls' | 'routes'> & {
  * nothing to serve (no route and no fetch handler).
  */
 export async function serve(config: GatewayConfig): Promise<Gateway> {
-  const { fetch, log, onTunnel, onTunnelClosed, tls, routes, ...rest } = config;
-  const backends: Record<string, string> = {};
+  const { fetch, log, onTunnel, onTunnelClosed, authorize, tls, routes, ...rest } = config;
+  const backends: Record<string, string | { backend: string; access?: AccessRule }> = {};
   const inProcess: Record<string, InProcessRoute> = {};
   for (const [prefix, value] of Object.entries(routes ?? {})) {
-    if (typeof value === 'string') {
-      backends[prefix] = value;
+    if (typeof value === 'string' || (typeof value === 'object' && value !== null && typeof (value as { backend?: unknown }).backend === 'string')) {
+      backends[prefix] = value as string | { backend: string; access?: AccessRule };
       continue;
     }
     const field = `routes.${prefix}`;
@@ -54,6 +55,7 @@ export async function serve(config: GatewayConfig): Promise<Gateway> {
     ...(log && { log }),
     ...(onTunnel && { onTunnel }),
     ...(onTunnelClosed && { onTunnelClosed }),
+    ...(authorize && { authorize }),
     inProcess,
   };
   return Gateway.start(options, hooks);

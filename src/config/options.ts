@@ -1,3 +1,4 @@
+import type { AccessRule } from '../handshake/access.ts';
 import type { LogLevel } from '../log/levels.ts';
 import type { Route } from '../routing/route-table.ts';
 
@@ -56,6 +57,8 @@ export interface GatewayOptions {
   /** PEM certificate and key, a self-signed certificate, or undefined for cleartext. */
   readonly tls: TlsOptions | undefined;
   readonly routes: readonly Route[];
+  /** The access rule for routes without one of their own (in-process routes, app-claimed sockets). */
+  readonly access: AccessRule | undefined;
   readonly limits: Limits;
   readonly timeouts: Timeouts;
   readonly admin: AdminOptions;

@@ -1,3 +1,4 @@
+import type { AccessRule } from '../handshake/access.ts';
 import { ErrorCode, H2wsError } from '../errors.ts';
 import { parseBackendUrl, type Route } from '../routing/route-table.ts';
 import type { CliArgs } from './argv.ts';
@@ -9,6 +10,12 @@ import {
   type GatewayOptions, type TlsOptions,
 } from './options.ts';
 import { type ConfigFile, configFileSchema, describeIssue } from './schema.ts';
+
+/** A route's own access fields replace the config's default ones, field by field. */
+function mergeAccess(base: AccessRule | undefined, own: AccessRule | undefined): AccessRule | undefined {
+  if (base === undefined && own === undefined) return undefined;
+  return Object.freeze({ ...base, ...own });
+}
 
 function fail(field: string, message: string): never {
   throw new H2wsError(ErrorCode.CONFIG, message, { field });
@@ -60,16 +67,18 @@ export function resolveOptions(
   }
 
   const routes = new Map<string, Route>();
-  const addRoute = (prefix: string, url: string, field: string) => {
+  const addRoute = (prefix: string, target: string | { backend: string; access?: AccessRule }, field: string) => {
     if (!prefix.startsWith('/')) fail(field, `${field}: route prefix "${prefix}" must start with "/"`);
+    const url = typeof target === 'string' ? target : target.backend;
+    const access = mergeAccess(file.access, typeof target === 'string' ? undefined : target.access);
     try {
-      routes.set(prefix, { prefix, backend: parseBackendUrl(url) });
+      routes.set(prefix, { prefix, backend: parseBackendUrl(url), ...(access !== undefined && { access }) });
     } catch (err) {
       fail(field, `${field}: ${(err as Error).message}`);
     }
   };
   if (file.backend !== undefined) addRoute('/', file.backend, 'backend');
-  for (const [prefix, url] of Object.entries(file.routes ?? {})) addRoute(prefix, url, `routes.${prefix}`);
+  for (const [prefix, target] of Object.entries(file.routes ?? {})) addRoute(prefix, target, `routes.${prefix}`);
   if (args.backend !== undefined) addRoute('/', args.backend, '--backend');
   for (const [prefix, url] of args.routes) addRoute(prefix, url, '--route');
 
@@ -96,6 +105,7 @@ export function resolveOptions(
     port: listen.port,
     tls,
     routes: Object.freeze([...routes.values()]),
+    access: file.access === undefined ? undefined : Object.freeze({ ...file.access }),
     limits: Object.freeze({ ...DEFAULT_LIMITS, ...file.limits }),
     timeouts: Object.freeze({ ...DEFAULT_TIMEOUTS, ...file.timeouts }),
     admin: Object.freeze(admin),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { LOG_LEVELS, type LogLevel } from '../log/levels.ts';
+import type { AccessRule } from '../handshake/access.ts';
 
 /**
  * The JSON config file (`--config FILE.json`) and the library's input share this schema.
@@ -24,6 +25,12 @@ export const timeoutsSchema = z.strictObject({
   pingIntervalMs: nonNegativeInt.optional(),
 });
 
+export const accessSchema = z.strictObject({
+  origins: z.array(z.string().min(1)).optional(),
+  bearerToken: z.string().min(1).optional(),
+  requireHeader: z.strictObject({ name: z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be a header name'), value: z.string().min(1) }).optional(),
+});
+
 export const adminSchema = z.strictObject({
   /** "HOST:PORT": serve /metrics, /healthz, /readyz and /status there instead of on the main listener. */
   listen: z.string().optional(),
@@ -42,7 +49,9 @@ export interface ConfigFile {
   tls?: { cert: string; key: string };
   selfSigned?: boolean;
   backend?: string;
-  routes?: Record<string, string>;
+  routes?: Record<string, string | { backend: string; access?: AccessRule }>;
+  /** Access rules for every route; a route's own `access` fields replace these. */
+  access?: AccessRule;
   limits?: Partial<Record<'maxTunnels' | 'maxStreamsPerConnection' | 'maxHeaderListSize' | 'maxBufferedBytesPerTunnel', number>>;
   timeouts?: Partial<Record<'handshakeMs' | 'backendConnectMs' | 'backendUpgradeMs' | 'idleMs' | 'drainMs' | 'pingIntervalMs', number>>;
   admin?: { listen?: string; metrics?: boolean; status?: boolean };
@@ -57,7 +66,8 @@ export const configFileSchema: z.ZodType<ConfigFile> = z.strictObject({
   /** The default route, the same as `--backend`. */
   backend: z.string().optional(),
   /** Path prefix → backend URL, the same as `--route PREFIX=URL`. */
-  routes: z.record(z.string(), z.string()).optional(),
+  routes: z.record(z.string(), z.union([z.string(), z.strictObject({ backend: z.string(), access: accessSchema.optional() })])).optional(),
+  access: accessSchema.optional(),
   limits: limitsSchema.optional(),
   timeouts: timeoutsSchema.optional(),
   admin: adminSchema.optional(),

@@ -1,3 +1,5 @@
+import type { AccessRule } from '../handshake/access.ts';
+
 /**
  * Path-prefix routing: the longest matching prefix wins, and prefixes match whole path
  * segments ("/chat" matches "/chat", "/chat/x" and "/chat?x", not "/chatroom").
@@ -15,12 +17,15 @@ export interface BackendTarget {
 export interface Route {
   readonly prefix: string;
   readonly backend: BackendTarget;
+  /** Who may use this route (already merged with the config's default). */
+  readonly access?: AccessRule;
 }
 
 /** A route handled in-process rather than bridged; what handles it is opaque to routing. */
 export interface LocalRoute<T> {
   readonly prefix: string;
   readonly local: T;
+  readonly access?: AccessRule;
 }
 
 export interface RouteMatch {

@@ -16,6 +16,7 @@ import type { TunnelSummary } from '../tunnel/relay.ts';
 import type { OpenTunnel } from '../tunnel/open-tunnel.ts';
 import { generateKey } from '../handshake/accept.ts';
 import { passThroughHeaders } from '../handshake/client-response.ts';
+import { checkAccess } from '../handshake/access.ts';
 import { H2UpgradedStream } from '../h2/upgraded-stream.ts';
 import { resetStream } from '../h2/resets.ts';
 import { acceptWebSocket } from '../websocket/accept.ts';
@@ -60,6 +61,17 @@ export interface TunnelClosedEvent extends TunnelSummary {
   readonly backend: string;
 }
 
+/** Where a handshake is going, for `authorize`. */
+export interface AuthorizeInfo {
+  /** The route prefix, or undefined when the handshake goes to the app's fetch handler. */
+  readonly route: string | undefined;
+  readonly transport: 'h2' | 'h1';
+  /** The client's address. */
+  readonly client: string;
+}
+
+export type AuthorizeHook = (request: Request, info: AuthorizeInfo) => boolean | void | Response | Promise<boolean | void | Response>;
+
 export interface GatewayHooks {
   /**
    * Plain HTTP requests, and WebSocket handshakes that no route takes (a Hono app claims
@@ -73,6 +85,14 @@ export interface GatewayHooks {
    * without a line feed. Default: stderr, readable when it is a terminal and JSON otherwise.
    */
   readonly log?: (line: string) => void;
+  /**
+   * Decides who may open a WebSocket, after the route's access rules have passed. It sees the
+   * handshake as a WHATWG Request (a GET with `Upgrade: websocket` on either transport).
+   * Return true (or nothing) to allow; false to deny with 403; or a Response to deny with
+   * its status, headers and small body (a 401 with `www-authenticate` reaches browsers as is).
+   * A 2xx Response counts as allow.
+   */
+  readonly authorize?: AuthorizeHook;
   /** Called once per handshake outcome. */
   readonly onTunnel?: (event: TunnelEvent) => void;
   /** Called when an open tunnel has closed on both sides. */
@@ -96,6 +116,7 @@ export class Gateway {
   readonly #admin: FetchHandler | undefined;
   #adminGateway: Gateway | undefined;
   readonly #onTunnel: ((event: TunnelEvent) => void) | undefined;
+  readonly #authorize: AuthorizeHook | undefined;
   readonly #onTunnelClosed: ((event: TunnelClosedEvent) => void) | undefined;
   readonly #tunnels = new Map<OpenTunnel, TunnelAbout | undefined>();
   #handshakes = 0;
@@ -109,7 +130,11 @@ export class Gateway {
 
   private constructor(options: GatewayOptions, hooks: GatewayHooks, role: 'main' | 'admin') {
     this.options = options;
-    const local = Object.entries(hooks.inProcess ?? {}).map(([prefix, route]) => ({ prefix, local: routeEndpoint(route) }));
+    const local = Object.entries(hooks.inProcess ?? {}).map(([prefix, route]) => {
+      const own = typeof route === 'object' && 'handler' in route ? route.access : undefined;
+      const access = own === undefined ? options.access : { ...options.access, ...own };
+      return { prefix, local: routeEndpoint(route), ...(access !== undefined && { access }) };
+    });
     this.#routes = new RouteTable<Endpoint>([...options.routes, ...local]);
     this.#fetch = hooks.fetch ?? defaultApp().fetch;
     this.#appTakesWebSockets = hooks.fetch !== undefined;
@@ -118,6 +143,7 @@ export class Gateway {
     this.#admin = options.admin.listen === undefined ? admin : undefined;
     this.#adminFetch = admin;
     this.#onTunnel = hooks.onTunnel;
+    this.#authorize = hooks.authorize;
     this.#onTunnelClosed = hooks.onTunnelClosed;
   }
 
@@ -409,23 +435,72 @@ export class Gateway {
    */
   #open(request: WebSocketRequest, client: InProcessClient): void {
     if (this.#admin !== undefined && request.path.split('?')[0] === STATUS_SOCKET_PATH) {
-      this.#offerToApp(request, client, this.#admin, true);
+      this.#offerToApp(request, client, this.#admin, true, generateKey(), undefined);
       return;
     }
     const match = this.#routes.match(request.path);
-    if (match === undefined) {
-      if (this.#appTakesWebSockets) {
-        this.#offerToApp(request, client, this.#fetch, false);
-        return;
-      }
+    if (match === undefined && !this.#appTakesWebSockets) {
       client.refuse(404, {}, `no route for ${request.path.split('?')[0]}\n`);
       this.#report({ transport: request.transport, client: client.forwarded.clientAddress, path: request.path, route: undefined, outcome: 'rejected', status: 404 });
       return;
     }
+    const route = match?.route.prefix;
+    // Access rules first (RFC 6455 §10.2: the server decides from Origin), then the app's hook.
+    const denied = checkAccess(match === undefined ? this.options.access : (match.route.access ?? ('local' in match.route ? this.options.access : undefined)), request);
+    if (denied !== undefined) {
+      this.#deny(request, client, route, denied.status, denied.headers, `${denied.message}\n`);
+      return;
+    }
+    const key = request.clientKey ?? generateKey();
+    if (this.#authorize === undefined) {
+      this.#route(request, client, match, key, undefined);
+      return;
+    }
+    let fetchRequest: Request;
+    try {
+      fetchRequest = upgradeFetchRequest(request, key, this.#scheme, client.signal);
+    } catch {
+      this.#deny(request, client, route, 400, {}, 'the request target is not a valid URL\n', 'rejected');
+      return;
+    }
+    this.#handshakes++;
+    void (async () => {
+      let verdict: boolean | void | Response;
+      try {
+        verdict = await this.#authorize!(fetchRequest, { route, transport: request.transport, client: client.forwarded.clientAddress });
+      } catch (err) {
+        this.#telemetry.logger.error('authorize_error', { path: request.path.split('?')[0], message: (err as Error)?.message ?? String(err) });
+        verdict = new Response('internal error\n', { status: 500 });
+      }
+      this.#handshakes--;
+      if (client.signal.aborted) return this.#checkIdle();
+      if (verdict === false) {
+        this.#deny(request, client, route, 403, {}, 'forbidden\n');
+      } else if (verdict instanceof Response && (verdict.status < 200 || verdict.status > 299)) {
+        const body = await readSmallBody(verdict);
+        this.#deny(request, client, route, verdict.status, passThroughHeaders(headerRecord(verdict.headers)), body, verdict.status >= 500 ? 'rejected' : 'forbidden');
+      } else {
+        this.#route(request, client, match, key, fetchRequest);
+      }
+      this.#checkIdle();
+    })();
+  }
+
+  /** Turns a handshake down before any backend work: 401/403 are "forbidden" in reports. */
+  #deny(request: WebSocketRequest, client: InProcessClient, route: string | undefined, status: number, headers: ResponseFields, body: Uint8Array | string, outcome: 'forbidden' | 'rejected' = 'forbidden'): void {
+    client.refuse(status, headers, body);
+    this.#report({ transport: request.transport, client: client.forwarded.clientAddress, path: request.path, route, outcome, status, message: typeof body === 'string' ? body.trim() : `${status}` });
+  }
+
+  /** Sends an admitted handshake where its route says: a backend, an in-process handler, or the app. */
+  #route(request: WebSocketRequest, client: InProcessClient, match: ReturnType<RouteTable<Endpoint>['match']>, key: string, fetchRequest: Request | undefined): void {
+    if (match === undefined) {
+      this.#offerToApp(request, client, this.#fetch, false, key, fetchRequest);
+      return;
+    }
     if (!('backendPath' in match)) {
       this.#handshakes++;
-      const key = request.clientKey ?? generateKey();
-      this.#openInProcess(match.route.local, match.route.prefix, request, client, key, upgradeFetchRequest(request, key, this.#scheme, client.signal), false);
+      this.#openInProcess(match.route.local, match.route.prefix, request, client, key, fetchRequest ?? upgradeFetchRequest(request, key, this.#scheme, client.signal), false);
       return;
     }
     this.#handshakes++;
@@ -485,12 +560,11 @@ export class Gateway {
    * in-process; otherwise the app's answer is the client's, except that a 2xx, which on
    * HTTP/2 would tell the client its WebSocket is open (RFC 8441 §5), becomes 404.
    */
-  #offerToApp(request: WebSocketRequest, client: InProcessClient, fetch: FetchHandler, internal: boolean): void {
+  #offerToApp(request: WebSocketRequest, client: InProcessClient, fetch: FetchHandler, internal: boolean, key: string, prebuilt: Request | undefined): void {
     this.#handshakes++;
-    const key = request.clientKey ?? generateKey();
     let fetchRequest: Request;
     try {
-      fetchRequest = upgradeFetchRequest(request, key, this.#scheme, client.signal);
+      fetchRequest = prebuilt ?? upgradeFetchRequest(request, key, this.#scheme, client.signal);
     } catch {
       this.#handshakes--;
       client.refuse(400, {}, 'the request target is not a valid URL\n');

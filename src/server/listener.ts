@@ -4,6 +4,16 @@ import tls from 'node:tls';
 /** The HTTP/2 connection preface a client sends first (RFC 9113 §3.4). */
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
+/** ECDHE with AES-GCM or ChaCha20-Poly1305: the TLS 1.2 suites RFC 9113 §9.2.2 allows and browsers offer. */
+export const TLS12_CIPHERS = [
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
+
 export interface ConnectionSink {
   /** Hands an accepted connection to the HTTP/2 server. */
   h2(socket: net.Socket): void;
@@ -49,7 +59,11 @@ export function createFrontListener(
       cert: tlsOptions.cert,
       key: tlsOptions.key,
       ALPNProtocols: ['h2', 'http/1.1'],
+      // RFC 9113 §9.2: TLS 1.2 or later, and with TLS 1.2 only ephemeral key exchange and
+      // AEAD ciphers (none of the §9.2.2 block list). TLS 1.3 suites are all AEAD.
       minVersion: 'TLSv1.2',
+      ciphers: TLS12_CIPHERS,
+      honorCipherOrder: true,
       handshakeTimeout: handshakeMs,
     });
     server.on('connection', track);

@@ -1,4 +1,5 @@
 import type { Duplex } from 'node:stream';
+import type { AccessRule } from '../handshake/access.ts';
 import { type WebSocket, WebSocketServer as WsWebSocketServer } from 'ws';
 import type { UpgradeWebSocketOptions, WebSocketClaim } from './hono.ts';
 import { runWebSocketEvents } from './hono.ts';
@@ -20,7 +21,10 @@ export interface WebSocketServerLike {
  * What an in-process route holds: a Web Streams handler (alone or with options), or a
  * ws-compatible server.
  */
-export type InProcessRoute = WebSocketStreamHandler | ({ readonly handler: WebSocketStreamHandler } & WebSocketOptions) | WebSocketServerLike;
+export type InProcessRoute =
+  | WebSocketStreamHandler
+  | ({ readonly handler: WebSocketStreamHandler; readonly access?: AccessRule } & WebSocketOptions)
+  | WebSocketServerLike;
 
 /** A handshake on its way to an in-process handler. */
 export interface InProcessUpgrade {
@@ -71,7 +75,7 @@ export function routeEndpoint(route: InProcessRoute): Endpoint {
   if (isServer(route)) {
     return { server: route, pingIntervalMs: 0, open: (ws, upgrade) => route.emit('connection', ws, upgrade.message) };
   }
-  const { handler, ...options } = typeof route === 'function' ? { handler: route } : route;
+  const { handler, access: _access, ...options } = typeof route === 'function' ? { handler: route, access: undefined } : route;
   return {
     server: wsServer(options),
     pingIntervalMs: options.pingIntervalMs ?? DEFAULT_WEBSOCKET_PING_INTERVAL_MS,
