@@ -1,5 +1,6 @@
 import http2 from 'node:http2';
 import type { Limits } from '../config/options.ts';
+import { H2ErrorCode } from './error-codes.ts';
 import { observeResets, type ResetReport, type ResetSide } from './resets.ts';
 
 export type { Http2Server, Http2Session, ServerHttp2Stream, IncomingHttpHeaders } from 'node:http2';
@@ -30,7 +31,19 @@ export interface SessionObserver {
   sessionClosed(): void;
   goaway(code: number, side: ResetSide): void;
   reset: ResetReport;
+  /** A client reset streams faster than `RAPID_RESET` allows and was sent GOAWAY ENHANCE_YOUR_CALM. */
+  rapidReset?(remoteAddress: string | undefined): void;
 }
+
+/**
+ * Rapid reset (CVE-2023-44487): a client that opens and resets streams in a loop makes the
+ * server start work it never finishes. Each session gets a bucket of resets that refills at
+ * `perSecond`; a browser cancelling a page's requests, or a dev server reloading, resets
+ * tens at once and stays far below. A client that empties it gets GOAWAY
+ * ENHANCE_YOUR_CALM (RFC 9113 §7) and is disconnected. The runtimes' own limits (node's
+ * streamResetBurst, 1000) are a backstop above this one.
+ */
+export const RAPID_RESET = Object.freeze({ burst: 400, perSecond: 100 });
 
 /** Every live session, so shutdown can send GOAWAY to each. */
 export class SessionRegistry {
@@ -52,6 +65,7 @@ export class SessionRegistry {
         // RFC 9113 §6.8: the peer's GOAWAY and its error code.
         session.on('goaway', (code: number) => observer.goaway(code, 'received'));
       }
+      this.#limitResets(session);
       if (Number.isFinite(streamsPerSession)) {
         let streams = 0;
         session.on('stream', () => {
@@ -79,6 +93,29 @@ export class SessionRegistry {
    */
   goAwayAll(): void {
     for (const session of this.#sessions) this.#goAway(session);
+  }
+
+  #limitResets(session: http2.Http2Session): void {
+    let tokens: number = RAPID_RESET.burst;
+    let last = Date.now();
+    session.on('stream', (stream: http2.ServerHttp2Stream) => {
+      stream.once('aborted', () => {
+        const now = Date.now();
+        tokens = Math.min(RAPID_RESET.burst, tokens + ((now - last) / 1000) * RAPID_RESET.perSecond) - 1;
+        last = now;
+        if (tokens >= 0 || session.destroyed) return;
+        tokens = Infinity; // once
+        try {
+          session.goaway(H2ErrorCode.ENHANCE_YOUR_CALM);
+        } catch {
+          // the session is already going
+        }
+        this.#observer?.goaway(H2ErrorCode.ENHANCE_YOUR_CALM, 'sent');
+        this.#observer?.rapidReset?.(session.socket?.remoteAddress);
+        // Let the GOAWAY reach the wire, then drop the connection and everything on it.
+        setTimeout(() => session.destroy(), 50).unref?.();
+      });
+    });
   }
 
   /** GOAWAY(NO_ERROR) through session.close(): open streams finish, new ones are refused. */

@@ -22,7 +22,8 @@ export interface ClientHandle {
 }
 
 export interface BridgeResult {
-  readonly outcome: Outcome;
+  /** "cancelled": the client reset or went away before its handshake was answered. */
+  readonly outcome: Outcome | 'cancelled';
   /** The status the client got, when the handshake failed. */
   readonly status?: number;
   readonly message?: string;
@@ -41,13 +42,14 @@ export async function bridge(
 ): Promise<BridgeResult> {
   const upgrade = await upgradeBackend(match.route.backend, request, match.backendPath, client.forwarded, settings, client.signal);
   if (!upgrade.ok) {
-    if (!client.signal.aborted) client.refuse(upgrade.status, upgrade.headers, upgrade.body);
+    if (client.signal.aborted) return { outcome: 'cancelled', message: 'the client went away during the handshake' };
+    client.refuse(upgrade.status, upgrade.headers, upgrade.body);
     return { outcome: upgrade.outcome, status: upgrade.status, message: upgrade.message };
   }
   if (client.signal.aborted) {
     // The client reset while the backend was answering: abort the backend the same way.
     socketEnd(upgrade.socket).abort();
-    return { outcome: 'ok', message: 'client went away during the handshake' };
+    return { outcome: 'cancelled', message: 'the client went away during the handshake' };
   }
   const tunnel = new Tunnel(client.accept(upgrade.negotiated), socketEnd(upgrade.socket), {
     maxBufferedBytes: settings.maxBufferedBytes,

@@ -264,6 +264,7 @@ export class Gateway {
       sessionClosed: () => metrics.sessionClosed('h2'),
       goaway: (code, side) => metrics.goaway(code, side),
       reset: (code, side) => metrics.reset(code, side),
+      rapidReset: (client) => this.#telemetry.logger.warn('rapid_reset', { client: client ?? 'unknown', message: 'the client reset streams faster than allowed; sent GOAWAY ENHANCE_YOUR_CALM and closed the connection' }),
     });
     h2.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => this.#onStream(stream, headers));
 
@@ -486,6 +487,14 @@ export class Gateway {
     })();
   }
 
+  /**
+   * The client withdrew (RST_STREAM, or a closed connection) before its handshake was
+   * answered: no outcome to count (the reset is counted as received), one debug record.
+   */
+  #cancelled(request: WebSocketRequest, client: InProcessClient, route: string): void {
+    this.#telemetry.logger.debug('tunnel', { route, path: request.path.split('?')[0], transport: request.transport, client: client.forwarded.clientAddress, end: 'cancelled by client' });
+  }
+
   /** Turns a handshake down before any backend work: 401/403 are "forbidden" in reports. */
   #deny(request: WebSocketRequest, client: InProcessClient, route: string | undefined, status: number, headers: ResponseFields, body: Uint8Array | string, outcome: 'forbidden' | 'rejected' = 'forbidden'): void {
     client.refuse(status, headers, body);
@@ -513,6 +522,10 @@ export class Gateway {
       (result) => {
         this.#handshakes--;
         const { outcome, status, message } = result;
+        if (outcome === 'cancelled') {
+          this.#cancelled(request, client, match.route.prefix);
+          return this.#checkIdle();
+        }
         this.#report({ transport: request.transport, client: client.forwarded.clientAddress, path: request.path, route: match.route.prefix, outcome, ...(status !== undefined && { status }), ...(message !== undefined && { message }) });
         const { tunnel } = result;
         if (tunnel === undefined) return this.#checkIdle();
@@ -604,7 +617,7 @@ export class Gateway {
     };
     if (client.signal.aborted) {
       this.#handshakes--;
-      report({ outcome: 'ok', message: 'client went away during the handshake' });
+      if (!internal) this.#cancelled(request, client, route);
       return this.#checkIdle();
     }
     const { socket, head, message } = client.upgrade(key);
