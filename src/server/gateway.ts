@@ -287,8 +287,10 @@ export class Gateway {
       socket.on('error', noop);
       socket.end(h1ErrorResponse(501, {}, 'h2ws is not a forward proxy\n'));
     });
-    this.#h1.on('clientError', (_err, socket) => {
-      if (socket.writable) socket.end(h1ErrorResponse(400, {}, 'malformed HTTP/1.1 request\n'));
+    this.#h1.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      // RFC 6585 §5: a head over limits.maxHeaderListSize is 431; anything else unparsable is 400.
+      const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+      if (socket.writable) socket.end(tooLarge ? h1ErrorResponse(431, {}, 'request header fields too large\n') : h1ErrorResponse(400, {}, 'malformed HTTP/1.1 request\n'));
       else socket.destroy();
     });
 
