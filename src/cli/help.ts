@@ -66,6 +66,9 @@ Operations: GET /healthz, /readyz (503 once draining), /metrics (Prometheus) and
 Signals: SIGTERM or SIGINT drain gracefully (GOAWAY, then open tunnels get up to
 timeouts.drainMs), then h2ws exits 0. Bad flags or config exit 2.
 
+Client: h2ws client URL sends stdin lines as messages and prints what arrives, over
+RFC 8441 when the server offers it (h2ws client --help).
+
 Runs the same under Node, Deno and Bun:
   node bin/h2ws.js ...   deno run -A bin/h2ws.js ...   bun bin/h2ws.js ...
 `;

@@ -9,6 +9,7 @@ import { parseBackendUrl } from '../routing/route-table.ts';
 import { runtimeVersion } from '../runtime/detect.ts';
 import { Gateway } from '../server/gateway.ts';
 import { VERSION } from '../version.ts';
+import { runClient } from './client.ts';
 import { HELP } from './help.ts';
 
 const EXIT_USAGE = 2;
@@ -42,6 +43,7 @@ function loadConfigFile(path: string | undefined): ConfigFile {
  * 2 for a bad flag or config, 1 when the gateway cannot start.
  */
 export async function main(argv: readonly string[]): Promise<number> {
+  if (argv[0] === 'client') return runClient(argv.slice(1));
   let resolved: ReturnType<typeof resolveOptions>;
   try {
     const args = parseArgs(argv);

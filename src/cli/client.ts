@@ -1,0 +1,152 @@
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { type ClientWebSocket, connect, type ConnectOptions } from '../client/connect.ts';
+import { ErrorCode, H2wsError } from '../errors.ts';
+
+export const CLIENT_HELP = `h2ws client: a WebSocket client that speaks RFC 8441 (WebSocket over HTTP/2)
+
+Usage:
+  h2ws client URL [--protocol NAME]... [--header "Name: value"]... [--transport auto|h2|h1]
+                  [--show-transport] [--ca FILE] [--insecure]
+
+Every line on stdin is sent as a text message; every message received is printed on its
+own line (binary ones as "binary:" and base64). When stdin ends, h2ws closes the socket with
+1000 and exits 0 once the server has closed too. Any other end prints one line with the close
+code and exits 1; a failed handshake exits 1; a bad flag exits 2.
+
+Options:
+  --protocol NAME        Offer this subprotocol; repeatable, most preferred first.
+  --header "N: V"        Add a request header (e.g. authorization, origin); repeatable.
+  --transport MODE       auto (default): HTTP/2 when the server offers RFC 8441, else
+                         HTTP/1.1. h2: RFC 8441 or fail. h1: HTTP/1.1 only.
+  --show-transport       Print which transport carries the socket (stderr).
+  --ca FILE              Trust this PEM CA certificate (e.g. a self-signed server).
+  --insecure             Do not verify the server's certificate.
+`;
+
+interface ClientArgs {
+  url: string;
+  options: ConnectOptions;
+  showTransport: boolean;
+}
+
+function fail(field: string, message: string): never {
+  throw new H2wsError(ErrorCode.CONFIG, message, { field });
+}
+
+/** Parses `h2ws client …` arguments; throws H2WS_ERR_CONFIG naming the flag. */
+export function parseClientArgs(argv: readonly string[]): ClientArgs | 'help' {
+  let url: string | undefined;
+  const protocols: string[] = [];
+  const headers: Record<string, string> = {};
+  let transport: 'auto' | 'h2' | 'h1' = 'auto';
+  let showTransport = false;
+  let ca: string | undefined;
+  let insecure = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
+    const flag = eq === -1 ? arg : arg.slice(0, eq);
+    const value = (): string => {
+      if (eq !== -1) return arg.slice(eq + 1);
+      const next = argv[++i];
+      if (next === undefined || next.startsWith('--')) fail(flag, `${flag} needs a value`);
+      return next;
+    };
+    switch (flag) {
+      case '--help':
+      case '-h':
+        return 'help';
+      case '--protocol':
+        protocols.push(value());
+        break;
+      case '--header': {
+        const h = value();
+        const colon = h.indexOf(':');
+        if (colon <= 0) fail('--header', `--header "${h}" is not "Name: value"`);
+        headers[h.slice(0, colon).trim().toLowerCase()] = h.slice(colon + 1).trim();
+        break;
+      }
+      case '--transport': {
+        const t = value();
+        if (t !== 'auto' && t !== 'h2' && t !== 'h1') fail('--transport', `--transport "${t}" is not auto, h2 or h1`);
+        transport = t;
+        break;
+      }
+      case '--show-transport':
+        showTransport = true;
+        break;
+      case '--insecure':
+        insecure = true;
+        break;
+      case '--ca': {
+        const file = value();
+        try {
+          ca = readFileSync(file, 'utf8');
+        } catch (err) {
+          fail('--ca', `--ca: cannot read "${file}" (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+        }
+        break;
+      }
+      default:
+        if (arg.startsWith('-')) fail(flag, `unknown flag ${flag}; run h2ws client --help`);
+        if (url !== undefined) fail('URL', `unexpected argument "${arg}"; give one URL`);
+        url = arg;
+    }
+  }
+  if (url === undefined) fail('URL', 'h2ws client needs a URL, e.g. h2ws client wss://localhost:8443/ws/echo');
+  if (!/^(wss?|https?):\/\//i.test(url)) fail('URL', `"${url}" must start with ws://, wss://, http:// or https://`);
+  return {
+    url,
+    showTransport,
+    options: { protocols, headers, transport, ...(ca !== undefined && { ca }), ...(insecure && { rejectUnauthorized: false }) },
+  };
+}
+
+/** `h2ws client URL`: wscat for HTTP/2. Resolves with the exit code. */
+export async function runClient(argv: readonly string[]): Promise<number> {
+  let args: ClientArgs | 'help';
+  try {
+    args = parseClientArgs(argv);
+  } catch (err) {
+    if (err instanceof H2wsError) {
+      process.stderr.write(`h2ws client: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  if (args === 'help') {
+    process.stdout.write(CLIENT_HELP);
+    return 0;
+  }
+  let ws: ClientWebSocket;
+  try {
+    ws = await connect(args.url, args.options);
+  } catch (err) {
+    process.stderr.write(`h2ws client: ${(err as Error).message}\n`);
+    return 1;
+  }
+  if (args.showTransport) {
+    const how = ws.transport === 'h2' ? 'HTTP/2 (RFC 8441 extended CONNECT)' : 'HTTP/1.1 (Upgrade: websocket)';
+    process.stderr.write(`h2ws client: connected to ${args.url} over ${how}${ws.protocol ? `, subprotocol ${ws.protocol}` : ''}\n`);
+  }
+  ws.on('message', (data: Buffer, isBinary: boolean) => {
+    process.stdout.write(isBinary ? `binary:${data.toString('base64')}\n` : `${data.toString('utf8')}\n`);
+  });
+  let stdinEnded = false;
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.once('close', (code: number, reason: Buffer) => resolve({ code, reason: reason.toString() })));
+  const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
+  void (async () => {
+    for await (const line of lines) {
+      if (ws.readyState !== ws.OPEN) break;
+      await new Promise<void>((resolve) => ws.send(line, () => resolve()));
+    }
+    stdinEnded = true;
+    if (ws.readyState === ws.OPEN) ws.close(1000);
+  })();
+  const { code, reason } = await closed;
+  lines.close();
+  if (stdinEnded && code === 1000) return 0;
+  process.stderr.write(`h2ws client: the connection closed with ${code}${reason ? ` (${reason})` : ''}${code === 1006 ? ': no Close frame, the connection was dropped' : ''}\n`);
+  return 1;
+}
