@@ -1,9 +1,8 @@
 import { parseArgs } from './config/argv.ts';
 import { parseConfigFile, resolveOptions } from './config/resolve.ts';
-import type { ConfigFile } from './config/schema.ts';
+import type { ConfigFile, RouteConfig } from './config/schema.ts';
 import { ErrorCode, H2wsError } from './errors.ts';
 import { Gateway, type GatewayHooks } from './server/gateway.ts';
-import type { AccessRule } from './handshake/access.ts';
 import type { InProcessRoute } from './websocket/endpoint.ts';
 
 /**
@@ -14,7 +13,7 @@ import type { InProcessRoute } from './websocket/endpoint.ts';
  */
 export type GatewayConfig = Omit<ConfigFile, 'tls' | 'routes'> & {
   tls?: { cert: string; key: string };
-  routes?: Record<string, string | { backend: string; access?: AccessRule } | InProcessRoute>;
+  routes?: Record<string, string | RouteConfig | InProcessRoute>;
 } & Omit<GatewayHooks, 'inProcess'>;
 
 /**
@@ -28,11 +27,11 @@ export type GatewayConfig = Omit<ConfigFile, 'tls' | 'routes'> & {
  */
 export async function serve(config: GatewayConfig): Promise<Gateway> {
   const { fetch, log, onTunnel, onTunnelClosed, authorize, tls, routes, ...rest } = config;
-  const backends: Record<string, string | { backend: string; access?: AccessRule }> = {};
+  const backends: Record<string, string | RouteConfig> = {};
   const inProcess: Record<string, InProcessRoute> = {};
   for (const [prefix, value] of Object.entries(routes ?? {})) {
     if (typeof value === 'string' || (typeof value === 'object' && value !== null && typeof (value as { backend?: unknown }).backend === 'string')) {
-      backends[prefix] = value as string | { backend: string; access?: AccessRule };
+      backends[prefix] = value as string | RouteConfig;
       continue;
     }
     const field = `routes.${prefix}`;

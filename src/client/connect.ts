@@ -139,6 +139,13 @@ async function connectH2(target: Target, protocols: readonly string[], options: 
   };
   if (protocol !== undefined && !protocols.includes(protocol)) fail(`the server chose the subprotocol "${protocol}", which was not offered`);
   if (headers['sec-websocket-extensions'] !== undefined) fail(`the server accepted extensions "${String(headers['sec-websocket-extensions'])}", which were not offered`);
+  // ws aborts with socket.destroy(), which node sends as RST_STREAM(NO_ERROR); an abort is
+  // CANCEL (RFC 9113 §8.7, "the stream is no longer needed").
+  const destroy = stream.destroy.bind(stream);
+  stream.destroy = (error?: Error) => {
+    if (!stream.closed && !stream.destroyed) stream.close(H2ErrorCode.CANCEL);
+    return destroy(error);
+  };
   const ws = new WebSocket(null as never, undefined, { autoPong: true, maxPendingAutoPongs: 60, closeTimeout: 30_000 } as never);
   // ws runs a server-side socket when it has no URL; this one is the client: it masks what it
   // sends and expects unmasked frames (RFC 6455 §5.1).
@@ -150,7 +157,17 @@ async function connectH2(target: Target, protocols: readonly string[], options: 
     maxPayload: options.maxPayload ?? DEFAULT_MAX_PAYLOAD,
     skipUTF8Validation: false,
   });
+  holdMessages(ws);
   return Object.assign(ws, { transport: 'h2' as const });
+}
+
+/**
+ * Messages can arrive together with the handshake's answer. The socket is paused until the
+ * caller's `await connect(…)` has run, so listeners attached right after it miss nothing.
+ */
+function holdMessages(ws: WebSocket): void {
+  ws.pause();
+  setImmediate(() => ws.resume());
 }
 
 /** RFC 6455 §4.1 over HTTP/1.1, by ws's own client (which also offers permessage-deflate). */
@@ -169,6 +186,7 @@ function connectH1(target: Target, protocols: readonly string[], options: Connec
     const onAbort = () => ws.terminate();
     signal.addEventListener('abort', onAbort, { once: true });
     ws.once('open', () => {
+      holdMessages(ws);
       signal.removeEventListener('abort', onAbort);
       ws.removeListener('error', onError);
       ws.on('error', () => {});

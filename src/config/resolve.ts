@@ -9,7 +9,7 @@ import {
   DEFAULT_CLEARTEXT_PORT, DEFAULT_HOST, DEFAULT_LIMITS, DEFAULT_TIMEOUTS, DEFAULT_TLS_PORT,
   type GatewayOptions, type TlsOptions,
 } from './options.ts';
-import { type ConfigFile, configFileSchema, describeIssue } from './schema.ts';
+import { type ConfigFile, configFileSchema, describeIssue, type RouteConfig } from './schema.ts';
 
 /** A route's own access fields replace the config's default ones, field by field. */
 function mergeAccess(base: AccessRule | undefined, own: AccessRule | undefined): AccessRule | undefined {
@@ -67,12 +67,13 @@ export function resolveOptions(
   }
 
   const routes = new Map<string, Route>();
-  const addRoute = (prefix: string, target: string | { backend: string; access?: AccessRule }, field: string) => {
+  const addRoute = (prefix: string, target: string | RouteConfig, field: string) => {
     if (!prefix.startsWith('/')) fail(field, `${field}: route prefix "${prefix}" must start with "/"`);
     const url = typeof target === 'string' ? target : target.backend;
     const access = mergeAccess(file.access, typeof target === 'string' ? undefined : target.access);
     try {
-      routes.set(prefix, { prefix, backend: parseBackendUrl(url), ...(access !== undefined && { access }) });
+      const h2 = typeof target === 'string' ? undefined : target.h2;
+      routes.set(prefix, { prefix, backend: parseBackendUrl(url), ...(access !== undefined && { access }), ...(h2 !== undefined && { h2 }) });
     } catch (err) {
       fail(field, `${field}: ${(err as Error).message}`);
     }

@@ -43,13 +43,24 @@ export const logSchema = z.strictObject({
   format: z.enum(['json', 'pretty']).optional(),
 });
 
+/** A route written as an object: its backend, and optionally access rules and HTTP/2 to the backend. */
+export interface RouteConfig {
+  backend: string;
+  access?: AccessRule;
+  /**
+   * Reach the backend over HTTP/2 (RFC 8441): "prefer" falls back to HTTP/1.1 per tunnel
+   * when it does not advertise SETTINGS_ENABLE_CONNECT_PROTOCOL; "require" answers 502 then.
+   */
+  h2?: 'prefer' | 'require';
+}
+
 /** The config file's shape, spelled out (also what JSR's explicit public types need). */
 export interface ConfigFile {
   listen?: string;
   tls?: { cert: string; key: string };
   selfSigned?: boolean;
   backend?: string;
-  routes?: Record<string, string | { backend: string; access?: AccessRule }>;
+  routes?: Record<string, string | RouteConfig>;
   /** Access rules for every route; a route's own `access` fields replace these. */
   access?: AccessRule;
   limits?: Partial<Record<'maxTunnels' | 'maxStreamsPerConnection' | 'maxHeaderListSize' | 'maxBufferedBytesPerTunnel', number>>;
@@ -66,7 +77,7 @@ export const configFileSchema: z.ZodType<ConfigFile> = z.strictObject({
   /** The default route, the same as `--backend`. */
   backend: z.string().optional(),
   /** Path prefix → backend URL, the same as `--route PREFIX=URL`. */
-  routes: z.record(z.string(), z.union([z.string(), z.strictObject({ backend: z.string(), access: accessSchema.optional() })])).optional(),
+  routes: z.record(z.string(), z.union([z.string(), z.strictObject({ backend: z.string(), access: accessSchema.optional(), h2: z.enum(['prefer', 'require']).optional() })])).optional(),
   access: accessSchema.optional(),
   limits: limitsSchema.optional(),
   timeouts: timeoutsSchema.optional(),

@@ -16,8 +16,10 @@ export function observeResets(session: Http2Session, report: ResetReport): void 
   session.on('stream', (stream: ServerHttp2Stream) => {
     stream.once('close', () => {
       if (resetByUs.has(stream)) return;
+      // A stream h2ws did not reset that closed with an error code was reset by the peer. (Node
+      // sets `aborted` only while the writable side is open, so it cannot be the test.)
       const code = stream.rstCode;
-      if (code !== undefined && code !== 0 && stream.aborted && !session.destroyed) report(code, 'received');
+      if (code !== undefined && code !== 0 && !session.destroyed) report(code, 'received');
     });
   });
 }

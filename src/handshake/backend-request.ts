@@ -10,6 +10,28 @@ export interface ForwardedFor {
 }
 
 /**
+ * The request fields h2ws sends the backend besides the handshake's own (lower-case names):
+ * the client's offer, its end-to-end fields, and X-Forwarded-For/-Proto and Via.
+ */
+export function backendFields(request: WebSocketRequest, forwarded: ForwardedFor): Array<[string, string]> {
+  const fields: Array<[string, string]> = [];
+  if (request.protocols.length > 0) fields.push(['sec-websocket-protocol', request.protocols.join(', ')]);
+  if (request.extensions !== undefined && isSafeFieldValue(request.extensions)) fields.push(['sec-websocket-extensions', request.extensions]);
+  const previousFor = request.forwardHeaders['x-forwarded-for'];
+  const previousVia = request.forwardHeaders.via;
+  for (const [name, value] of Object.entries(request.forwardHeaders)) {
+    if (name === 'x-forwarded-for' || name === 'via') continue;
+    fields.push([name, value]);
+  }
+  fields.push(['x-forwarded-for', previousFor === undefined ? forwarded.clientAddress : `${previousFor}, ${forwarded.clientAddress}`]);
+  fields.push(['x-forwarded-proto', forwarded.proto]);
+  // RFC 9110 §7.6.3: Via records the protocol the request arrived with ("2" or "1.1").
+  const via = `${request.transport === 'h2' ? '2' : '1.1'} h2ws`;
+  fields.push(['via', previousVia === undefined ? via : `${previousVia}, ${via}`]);
+  return fields;
+}
+
+/**
  * The HTTP/1.1 opening handshake h2ws sends to the backend (RFC 6455 §4.1), as one string
  * to write in one go. The client's offer is forwarded; the key is h2ws's own.
  */
@@ -28,20 +50,25 @@ export function buildBackendRequest(
     `Sec-WebSocket-Key: ${key}`,
     `Sec-WebSocket-Version: ${WEBSOCKET_VERSION}`,
   ];
-  if (request.protocols.length > 0) lines.push(`Sec-WebSocket-Protocol: ${request.protocols.join(', ')}`);
-  if (request.extensions !== undefined && isSafeFieldValue(request.extensions)) {
-    lines.push(`Sec-WebSocket-Extensions: ${request.extensions}`);
-  }
-  const previousFor = request.forwardHeaders['x-forwarded-for'];
-  const previousVia = request.forwardHeaders.via;
-  for (const [name, value] of Object.entries(request.forwardHeaders)) {
-    if (name === 'x-forwarded-for' || name === 'via') continue;
-    lines.push(`${name}: ${value}`);
-  }
-  lines.push(`X-Forwarded-For: ${previousFor === undefined ? forwarded.clientAddress : `${previousFor}, ${forwarded.clientAddress}`}`);
-  lines.push(`X-Forwarded-Proto: ${forwarded.proto}`);
-  // RFC 9110 §7.6.3: Via records the protocol the request arrived with ("2" or "1.1").
-  const via = `${request.transport === 'h2' ? '2' : '1.1'} h2ws`;
-  lines.push(`Via: ${previousVia === undefined ? via : `${previousVia}, ${via}`}`);
+  for (const [name, value] of backendFields(request, forwarded)) lines.push(`${HEADER_CASE[name] ?? name}: ${value}`);
   return lines.join('\r\n') + '\r\n\r\n';
 }
+
+/**
+ * The extended CONNECT fields for a backend that speaks RFC 8441 (§4): no key, no Upgrade;
+ * `:authority` carries what Host would.
+ */
+export function buildBackendH2Fields(request: WebSocketRequest, forwarded: ForwardedFor): Record<string, string> {
+  const fields: Record<string, string> = { 'sec-websocket-version': WEBSOCKET_VERSION };
+  for (const [name, value] of backendFields(request, forwarded)) fields[name] = value;
+  return fields;
+}
+
+/** The spelling the HTTP/1.1 request has always used for the fields h2ws sets itself. */
+const HEADER_CASE: Readonly<Record<string, string>> = {
+  'sec-websocket-protocol': 'Sec-WebSocket-Protocol',
+  'sec-websocket-extensions': 'Sec-WebSocket-Extensions',
+  'x-forwarded-for': 'X-Forwarded-For',
+  'x-forwarded-proto': 'X-Forwarded-Proto',
+  via: 'Via',
+};

@@ -77,6 +77,15 @@ export function verifyUpgradeResponse(
   if (headerValue(h, 'sec-websocket-accept')?.trim() !== computeAccept(offer.key)) {
     return { ok: false, outcome: 'bad_accept', message: 'backend 101 has a wrong Sec-WebSocket-Accept' };
   }
+  return verifyNegotiation(h, offer);
+}
+
+/**
+ * Steps 5 and 6 of RFC 6455 §4.1's checks, the ones RFC 8441 §5 keeps over HTTP/2 (where
+ * there is no Upgrade, Connection or Sec-WebSocket-Accept): the server may only pick from
+ * what was offered.
+ */
+export function verifyNegotiation(h: HeaderMap, offer: { protocols: readonly string[]; extensions: string | undefined }): UpgradeVerdict {
   // 5. "If the response includes a |Sec-WebSocket-Extensions| header field and this header
   //    field indicates the use of an extension that was not present in the client's handshake".
   const offered = new Set(extensionNames(offer.extensions));

@@ -19,6 +19,8 @@ export interface Route {
   readonly backend: BackendTarget;
   /** Who may use this route (already merged with the config's default). */
   readonly access?: AccessRule;
+  /** Reach the backend over HTTP/2 (RFC 8441): "prefer" (HTTP/1.1 if not offered) or "require". */
+  readonly h2?: 'prefer' | 'require';
 }
 
 /** A route handled in-process rather than bridged; what handles it is opaque to routing. */

@@ -6,6 +6,9 @@ import type { RouteMatch } from '../routing/route-table.ts';
 import type { Outcome } from '../tunnel/outcomes.ts';
 import { Tunnel, type TunnelEnd } from '../tunnel/relay.ts';
 import { upgradeBackend } from './backend-upgrade.ts';
+import { h2BackendEnd, upgradeBackendH2 } from './backend-h2.ts';
+import { H2ErrorCode } from '../h2/error-codes.ts';
+import type { H2SessionPool } from '../h2/client-pool.ts';
 import { socketEnd } from './tunnel-ends.ts';
 
 /** What the bridge needs from the client's side, whichever transport it came over. */
@@ -38,8 +41,31 @@ export async function bridge(
   match: RouteMatch,
   request: WebSocketRequest,
   client: ClientHandle,
-  settings: { backendConnectMs: number; backendUpgradeMs: number; maxBufferedBytes: number },
+  settings: { backendConnectMs: number; backendUpgradeMs: number; maxBufferedBytes: number; h2Pool: H2SessionPool },
 ): Promise<BridgeResult> {
+  const { h2 } = match.route;
+  if (h2 !== undefined) {
+    const viaH2 = await upgradeBackendH2(settings.h2Pool, match.route.backend, request, match.backendPath, client.forwarded, settings, client.signal);
+    if (viaH2.ok === true) {
+      if (client.signal.aborted) {
+        h2BackendEnd(viaH2.stream).abort(H2ErrorCode.CANCEL);
+        return { outcome: 'cancelled', message: 'the client went away during the handshake' };
+      }
+      const tunnel = new Tunnel(client.accept(viaH2.negotiated), h2BackendEnd(viaH2.stream), { maxBufferedBytes: settings.maxBufferedBytes, toBackend: client.initial });
+      return { outcome: 'ok', tunnel };
+    }
+    if (viaH2.ok === false) {
+      if (client.signal.aborted) return { outcome: 'cancelled', message: 'the client went away during the handshake' };
+      client.refuse(viaH2.status, viaH2.headers, viaH2.body);
+      return { outcome: viaH2.outcome, status: viaH2.status, message: viaH2.message };
+    }
+    if (h2 === 'require') {
+      const message = `backend ${match.route.backend.url}: ${viaH2.reason}`;
+      client.refuse(502, {}, `${message}\n`);
+      return { outcome: 'backend_unreachable', status: 502, message };
+    }
+    // "prefer": this backend does not do RFC 8441, so this tunnel goes over HTTP/1.1.
+  }
   const upgrade = await upgradeBackend(match.route.backend, request, match.backendPath, client.forwarded, settings, client.signal);
   if (!upgrade.ok) {
     if (client.signal.aborted) return { outcome: 'cancelled', message: 'the client went away during the handshake' };

@@ -18,6 +18,7 @@ import { generateKey } from '../handshake/accept.ts';
 import { passThroughHeaders } from '../handshake/client-response.ts';
 import { checkAccess } from '../handshake/access.ts';
 import { H2UpgradedStream } from '../h2/upgraded-stream.ts';
+import { H2SessionPool } from '../h2/client-pool.ts';
 import { resetStream } from '../h2/resets.ts';
 import { acceptWebSocket } from '../websocket/accept.ts';
 import { attachRequest, claimEndpoint, type Endpoint, type InProcessRoute, routeEndpoint } from '../websocket/endpoint.ts';
@@ -138,6 +139,7 @@ export class Gateway {
     this.#routes = new RouteTable<Endpoint>([...options.routes, ...local]);
     this.#fetch = hooks.fetch ?? defaultApp().fetch;
     this.#appTakesWebSockets = hooks.fetch !== undefined;
+    this.#backendPool = new H2SessionPool({ connectTimeoutMs: options.timeouts.backendConnectMs });
     this.#telemetry = new Telemetry(options.routes.map((r) => r.prefix).concat(local.map((r) => r.prefix)), options.log, hooks.log);
     const admin = role === 'main' && (options.admin.metrics || options.admin.status || options.admin.listen === undefined) ? adminApp(this.#adminView(), options.admin).fetch : undefined;
     this.#admin = options.admin.listen === undefined ? admin : undefined;
@@ -229,6 +231,8 @@ export class Gateway {
   }
 
   readonly #closedBytes = { toBackend: 0, toClient: 0 };
+  /** HTTP/2 connections to backends that speak RFC 8441, one per backend origin. */
+  readonly #backendPool: H2SessionPool;
 
   /** The bound address (useful with port 0). */
   get address(): { host: string; port: number } {
@@ -520,6 +524,7 @@ export class Gateway {
       backendConnectMs: timeouts.backendConnectMs,
       backendUpgradeMs: timeouts.backendUpgradeMs,
       maxBufferedBytes: limits.maxBufferedBytesPerTunnel,
+      h2Pool: this.#backendPool,
     }).then(
       (result) => {
         this.#handshakes--;
@@ -681,6 +686,7 @@ export class Gateway {
     this.#sessions.destroyAll();
     (this.#h1 as http.Server & { closeAllConnections?: () => void }).closeAllConnections?.();
     this.#front.destroyAll();
+    this.#backendPool.destroy();
     await frontClosed;
     await this.#adminGateway?.close();
     this.#telemetry.logger.info('stopped', { duration_ms: Date.now() - started });

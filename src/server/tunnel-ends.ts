@@ -9,8 +9,10 @@ import type { TunnelEnd } from '../tunnel/relay.ts';
 export function h2StreamEnd(stream: ServerHttp2Stream): TunnelEnd {
   return {
     stream,
-    abort() {
-      resetStream(stream, H2ErrorCode.CONNECT_ERROR);
+    // A socket backend's reset becomes CONNECT_ERROR (RFC 9113 §8.5); an RFC 8441 backend's
+    // RST_STREAM code is passed on as it came.
+    abort(code?: number) {
+      resetStream(stream, code === undefined || code === H2ErrorCode.NO_ERROR ? H2ErrorCode.CONNECT_ERROR : code);
     },
     // Clean: the client's END_STREAM was read and no RST_STREAM arrived.
     closedCleanly: () => (stream.rstCode ?? 0) === H2ErrorCode.NO_ERROR && stream.readableEnded && !stream.aborted,

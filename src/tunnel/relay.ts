@@ -5,8 +5,11 @@ import type { OpenTunnel } from './open-tunnel.ts';
 /** One side of a tunnel: the client's stream (h2 stream or HTTP/1.1 socket) or the backend socket. */
 export interface TunnelEnd {
   readonly stream: Duplex;
-  /** Aborts this side: RST_STREAM CONNECT_ERROR to an h2 client, a TCP RST to a socket. */
-  abort(): void;
+  /**
+   * Aborts this side: RST_STREAM to an h2 stream (with `code`, the other side's reset code,
+   * when both sides are HTTP/2; CONNECT_ERROR or CANCEL otherwise), a TCP RST to a socket.
+   */
+  abort(code?: number): void;
   /** Called on 'close': did both directions end with FIN/END_STREAM rather than a reset? */
   closedCleanly(hadError: boolean): boolean;
   /** Called on 'end': was the end a reset (some runtimes end the readable side on RST_STREAM)? */
@@ -139,7 +142,7 @@ export class Tunnel implements OpenTunnel {
       // the RST_STREAM with one of our own (RFC 9113 §5.4.2).
       if (!client.closedCleanly(hadError === true)) {
         this.#aborted ??= 'client';
-        if (!this.#backendClosed) backend.abort();
+        if (!this.#backendClosed) backend.abort(client.resetCode?.());
       }
       maybeDone();
     });
@@ -148,7 +151,7 @@ export class Tunnel implements OpenTunnel {
       // Backend reset or error mid-tunnel: RST_STREAM CONNECT_ERROR (RFC 9113 §8.5).
       if (!backend.closedCleanly(hadError === true)) {
         this.#aborted ??= 'backend';
-        if (!this.#clientClosed) client.abort();
+        if (!this.#clientClosed) client.abort(backend.resetCode?.());
       }
       maybeDone();
     });
