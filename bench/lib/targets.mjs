@@ -79,7 +79,7 @@ function h2wsTarget(runtime, label, backendPort) {
       const config = tmpFile('h2ws.json');
       writeFileSync(config, JSON.stringify(H2WS_CONFIG));
       const { cmd, args } = h2wsCommand(runtime);
-      const proc = spawnTracked(label, cmd, [...args, '--listen', '127.0.0.1:0', '--backend', `ws://127.0.0.1:${backendPort}`, '--config', config], { cwd: ROOT });
+      const proc = spawnTracked(label, cmd, [...args, '--listen', '127.0.0.1:0', '--backend', `ws://127.0.0.1:${backendPort}`, '--config', config, '--log-level', 'warn'], { cwd: ROOT });
       try {
         const m = await waitForOutput(proc, /h2ws listening on http:\/\/127\.0\.0\.1:(\d+)\//);
         const port = Number(m[1]);

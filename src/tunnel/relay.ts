@@ -38,6 +38,7 @@ class Direction {
   bytes = 0;
   readonly boundary = new FrameBoundary();
   #stopped = false;
+  #corked = false;
 
   constructor(
     readonly from: TunnelEnd,
@@ -62,6 +63,13 @@ class Direction {
     if (this.#stopped) return;
     this.bytes += chunk.length;
     this.boundary.push(chunk);
+    // Chunks that arrive in one tick (several DATA frames from one read, or a message split
+    // into 16 KiB frames) leave in one write: cork now, uncork once the tick is done.
+    if (!this.#corked) {
+      this.#corked = true;
+      this.dst.cork();
+      process.nextTick(this.#uncork);
+    }
     // Backpressure: stop reading the source while the destination holds more than its share.
     // Pausing an h2 stream stops WINDOW_UPDATEs, so the peer's flow-control window closes
     // (RFC 9113 §5.2); pausing a socket stops reading it, so TCP's window closes.
@@ -69,6 +77,11 @@ class Direction {
       this.src.pause();
       this.dst.once('drain', this.#resume);
     }
+  };
+
+  #uncork = (): void => {
+    this.#corked = false;
+    this.dst.uncork();
   };
 
   #resume = (): void => {
