@@ -98,13 +98,15 @@ export class SessionRegistry {
   #limitResets(session: http2.Http2Session): void {
     let tokens: number = RAPID_RESET.burst;
     let last = Date.now();
+    let tripped = false;
     session.on('stream', (stream: http2.ServerHttp2Stream) => {
       stream.once('aborted', () => {
+        if (tripped) return; // once per connection, however long the flood goes on
         const now = Date.now();
         tokens = Math.min(RAPID_RESET.burst, tokens + ((now - last) / 1000) * RAPID_RESET.perSecond) - 1;
         last = now;
         if (tokens >= 0 || session.destroyed) return;
-        tokens = Infinity; // once
+        tripped = true;
         try {
           session.goaway(H2ErrorCode.ENHANCE_YOUR_CALM);
         } catch {
