@@ -64,6 +64,7 @@ export class RawH2 {
 
   static async connect(port: number, host = '127.0.0.1'): Promise<RawH2> {
     const socket = net.connect(port, host);
+    socket.setNoDelay(true); // frames go out as written, not held back by Nagle's algorithm
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve);
       socket.once('error', reject);
