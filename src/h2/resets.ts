@@ -28,7 +28,8 @@ export function observeResets(session: Http2Session, report: ResetReport): void 
 export function resetStream(stream: ServerHttp2Stream, code: number): void {
   if (stream.closed || stream.destroyed || resetByUs.has(stream)) return;
   resetByUs.add(stream);
-  stream.close(code);
+  // Read before close(): Deno clears stream.session when the stream closes.
   const session = stream.session;
+  stream.close(code);
   if (session !== undefined) reporters.get(session)?.(code, 'sent');
 }

@@ -354,9 +354,14 @@ export class Gateway {
     const peerAddress = stream.session?.socket?.remoteAddress ?? 'unknown';
     // Over the limit: refuse before any work, so the client may retry (RFC 9113 §8.7).
     if (this.openTunnels >= this.options.limits.maxTunnels || this.draining) {
-      if (capabilities.resetBeforeResponse) resetStream(stream, REFUSED.h2Code);
-      else respondH2(stream, REFUSED.h1Status, { 'retry-after': '1' }, 'tunnel limit reached; retry later\n');
-      this.#report({ transport: 'h2', client: peerAddress, path, route: undefined, outcome: 'refused', message: 'tunnel limit reached', h2Code: REFUSED.h2Code });
+      const route = this.#routes.match(path)?.route.prefix;
+      if (capabilities.resetBeforeResponse) {
+        resetStream(stream, REFUSED.h2Code);
+        this.#report({ transport: 'h2', client: peerAddress, path, route, outcome: 'refused', message: 'tunnel limit reached', h2Code: REFUSED.h2Code });
+      } else {
+        respondH2(stream, REFUSED.h1Status, { 'retry-after': '1' }, 'tunnel limit reached; retry later\n');
+        this.#report({ transport: 'h2', client: peerAddress, path, route, outcome: 'refused', message: 'tunnel limit reached', status: REFUSED.h1Status });
+      }
       return;
     }
     const checked = validateExtendedConnect(headers);
@@ -405,7 +410,7 @@ export class Gateway {
     }
     if (this.openTunnels >= this.options.limits.maxTunnels || this.draining) {
       refuse(REFUSED.h1Status, { 'retry-after': '1' }, 'tunnel limit reached; retry later\n');
-      this.#report({ transport: 'h1', client: peerAddress, path, route: undefined, outcome: 'refused', status: REFUSED.h1Status });
+      this.#report({ transport: 'h1', client: peerAddress, path, route: this.#routes.match(path)?.route.prefix, outcome: 'refused', status: REFUSED.h1Status });
       return;
     }
     const checked = validateH1Upgrade(req.method ?? '', req.httpVersion, req.headers, path);

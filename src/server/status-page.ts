@@ -36,8 +36,8 @@ export const STATUS_PAGE = `<!doctype html>
     <tr><td><span class="badge h1">HTTP/1.1</span> connections</td><td class="n" id="sessions-h1">–</td></tr>
     <tr><td>bytes to backends</td><td class="n" id="bytes-up">–</td></tr>
     <tr><td>bytes to clients</td><td class="n" id="bytes-down">–</td></tr></tbody></table></section>
-  <section class="wide"><h2>Throughput (bytes/s, last 60 s: <span class="ok">to clients</span>, <span style="color:#1f4fb5">to backends</span>)</h2>
-    <svg id="chart" viewBox="0 0 600 140" preserveAspectRatio="none"><polyline id="down" fill="none" stroke="#0a6b3d" stroke-width="2"/><polyline id="up" fill="none" stroke="#1f4fb5" stroke-width="2"/></svg>
+  <section class="wide"><h2>Throughput (bytes/s, last 60 s: <span class="ok">to clients</span>, <span style="color:#1f4fb5">to backends (dashed)</span>)</h2>
+    <svg id="chart" viewBox="0 0 600 140" preserveAspectRatio="none"><polyline id="down" fill="none" stroke="#0a6b3d" stroke-width="2"/><polyline id="up" fill="none" stroke="#1f4fb5" stroke-width="2" stroke-dasharray="6 4"/></svg>
     <div class="muted" id="rate">–</div></section>
   <section class="wide"><h2>Recent outcomes</h2>
     <table><thead><tr><th>time</th><th>transport</th><th>route</th><th>outcome</th><th>detail</th></tr></thead><tbody id="recent"></tbody></table></section>
