@@ -2,6 +2,7 @@ import { WebSocket } from 'ws';
 import { ErrorCode, H2wsError } from '../errors.ts';
 import { H2ErrorCode } from '../h2/error-codes.ts';
 import { type ClientTlsOptions, H2SessionPool } from '../h2/client-pool.ts';
+import { cancelStream } from '../h2/resets.ts';
 import { WEBSOCKET_VERSION } from '../handshake/extended-connect.ts';
 import { HOP_BY_HOP, isToken } from '../handshake/headers.ts';
 import { DEFAULT_MAX_PAYLOAD } from '../websocket/options.ts';
@@ -44,6 +45,20 @@ export function defaultPool(): H2SessionPool {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** One pool per set of TLS options, so sockets given the same `ca` still share a connection. */
+const tlsPools = new Map<string, H2SessionPool>();
+
+function poolFor(options: ClientTlsOptions): H2SessionPool {
+  if (options.ca === undefined && options.rejectUnauthorized !== false) return defaultPool();
+  const key = JSON.stringify([options.ca ?? null, options.rejectUnauthorized !== false]);
+  let pool = tlsPools.get(key);
+  if (pool === undefined) {
+    pool = new H2SessionPool({ tls: { ...(options.ca !== undefined && { ca: options.ca }), ...(options.rejectUnauthorized === false && { rejectUnauthorized: false }) } });
+    tlsPools.set(key, pool);
+  }
+  return pool;
+}
 
 /**
  * Opens a WebSocket as a client. Over HTTP/2 every socket to one origin shares one
@@ -117,7 +132,7 @@ function extraFields(headers: Readonly<Record<string, string>> | undefined): Rec
 
 /** RFC 8441 §4-5 as the client: extended CONNECT, then a 2xx opens the stream as the WebSocket. */
 async function connectH2(target: Target, protocols: readonly string[], options: ConnectOptions, signal: AbortSignal): Promise<ClientWebSocket | undefined> {
-  const pool = options.pool ?? (options.ca !== undefined || options.rejectUnauthorized === false ? new H2SessionPool({ tls: options }) : defaultPool());
+  const pool = options.pool ?? poolFor(options);
   const fields: Record<string, string> = { ...extraFields(options.headers), 'sec-websocket-version': WEBSOCKET_VERSION };
   if (protocols.length > 0) fields['sec-websocket-protocol'] = protocols.join(', ');
   const opened = await pool.openTunnel(target.origin, target.path, target.authority, fields, signal);
@@ -140,11 +155,14 @@ async function connectH2(target: Target, protocols: readonly string[], options: 
   if (protocol !== undefined && !protocols.includes(protocol)) fail(`the server chose the subprotocol "${protocol}", which was not offered`);
   if (headers['sec-websocket-extensions'] !== undefined) fail(`the server accepted extensions "${String(headers['sec-websocket-extensions'])}", which were not offered`);
   // ws aborts with socket.destroy(), which node sends as RST_STREAM(NO_ERROR); an abort is
-  // CANCEL (RFC 9113 §8.7, "the stream is no longer needed").
+  // RST_STREAM(CANCEL) alone (RFC 9113 §8.7, "the stream is no longer needed").
   const destroy = stream.destroy.bind(stream);
+  let cancelling = false;
   stream.destroy = (error?: Error) => {
-    if (!stream.closed && !stream.destroyed) stream.close(H2ErrorCode.CANCEL);
-    return destroy(error);
+    if (cancelling || stream.closed || stream.destroyed) return destroy(error);
+    cancelling = true;
+    cancelStream(stream); // comes back here with an abort error, and goes to destroy()
+    return stream;
   };
   const ws = new WebSocket(null as never, undefined, { autoPong: true, maxPendingAutoPongs: 60, closeTimeout: 30_000 } as never);
   // ws runs a server-side socket when it has no URL; this one is the client: it masks what it

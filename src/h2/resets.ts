@@ -1,3 +1,4 @@
+import { addAbortSignal, type Duplex } from 'node:stream';
 import type { Http2Session, ServerHttp2Stream } from './server.ts';
 
 export type ResetSide = 'sent' | 'received';
@@ -32,4 +33,18 @@ export function resetStream(stream: ServerHttp2Stream, code: number): void {
   const session = stream.session;
   stream.close(code);
   if (session !== undefined) reporters.get(session)?.(code, 'sent');
+}
+
+/**
+ * Sends RST_STREAM(CANCEL) alone. `stream.close(code)` ends the writable side first, so the
+ * peer sees END_STREAM (a clean half-close) before the reset; destroying the stream with an
+ * abort error resets it at once with CANCEL (RFC 9113 §8.7: "the stream is no longer
+ * needed"). `addAbortSignal` is the public way to destroy a stream with that error.
+ */
+export function cancelStream(stream: Duplex & { readonly closed?: boolean }): void {
+  if (stream.destroyed || stream.closed === true) return;
+  const controller = new AbortController();
+  addAbortSignal(controller.signal, stream);
+  stream.on('error', () => {});
+  controller.abort();
 }

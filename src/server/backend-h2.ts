@@ -1,6 +1,7 @@
 import type http2 from 'node:http2';
 import { H2ErrorCode } from '../h2/error-codes.ts';
 import type { H2SessionPool } from '../h2/client-pool.ts';
+import { cancelStream } from '../h2/resets.ts';
 import { buildBackendH2Fields, type ForwardedFor } from '../handshake/backend-request.ts';
 import { type Negotiated, verifyNegotiation } from '../handshake/backend-response.ts';
 import { passThroughHeaders } from '../handshake/client-response.ts';
@@ -75,7 +76,11 @@ export function h2BackendEnd(stream: http2.ClientHttp2Stream): TunnelEnd {
   return {
     stream,
     abort(code?: number) {
-      if (!stream.closed && !stream.destroyed) stream.close(code ?? H2ErrorCode.CANCEL);
+      if (stream.closed || stream.destroyed) return;
+      // A bare RST_STREAM: close(code) would send END_STREAM first, which the backend would
+      // take for a clean half-close (a FIN to its own backend).
+      if (code === undefined || code === H2ErrorCode.CANCEL || code === H2ErrorCode.NO_ERROR) cancelStream(stream);
+      else stream.close(code);
     },
     closedCleanly: () => (stream.rstCode ?? 0) === H2ErrorCode.NO_ERROR && stream.readableEnded && !stream.aborted,
     wasReset: () => stream.aborted || (stream.rstCode ?? 0) !== H2ErrorCode.NO_ERROR,
