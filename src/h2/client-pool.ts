@@ -158,7 +158,9 @@ export class H2SessionPool {
         // RFC 8441 §3: extended CONNECT only once the peer has sent the setting with value 1.
         if (settings.enableConnectProtocol !== true) {
           entry.noRfc8441 = `${origin} speaks HTTP/2 but does not advertise SETTINGS_ENABLE_CONNECT_PROTOCOL`;
-          session.close();
+          // Closed from a later task: Deno 2.9's node:http2 crashes (SIGSEGV) when a client
+          // session is closed from inside its 'remoteSettings' callback.
+          setTimeout(() => session.close(), 0);
           finish({ kind: 'no-rfc8441', reason: entry.noRfc8441 });
           return;
         }
