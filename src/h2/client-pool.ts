@@ -42,11 +42,18 @@ export class H2SessionPool {
   readonly #origins = new Map<string, Origin>();
   readonly #tls: ClientTlsOptions;
   readonly #connectTimeoutMs: number;
+  readonly #streamsPerSession: number;
   #closed = false;
 
-  constructor(options: { tls?: ClientTlsOptions; connectTimeoutMs?: number } = {}) {
+  /**
+   * @param options.streamsPerSession after this many streams a session takes no new ones and
+   *   is closed with its own GOAWAY once its streams end; the next socket opens a new session.
+   *   Default: unlimited.
+   */
+  constructor(options: { tls?: ClientTlsOptions; connectTimeoutMs?: number; streamsPerSession?: number } = {}) {
     this.#tls = options.tls ?? {};
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
+    this.#streamsPerSession = options.streamsPerSession ?? Number.POSITIVE_INFINITY;
   }
 
   /** Sessions currently open (one per origin at most, plus draining ones). */
@@ -89,8 +96,11 @@ export class H2SessionPool {
 
   /** Destroys every session and the streams on them. */
   destroy(): void {
-    this.close();
-    for (const entry of this.#origins.values()) entry.session?.destroy();
+    this.#closed = true;
+    for (const entry of this.#origins.values()) {
+      for (const wake of entry.waiting.splice(0)) wake();
+      entry.session?.destroy();
+    }
   }
 
   #entry(origin: string): Origin {
@@ -207,6 +217,14 @@ export class H2SessionPool {
         resolve(usable(session) ? { kind: 'error', message: (err as Error).message } : 'retry');
         return;
       }
+      // After `streamsPerSession` streams the session takes no more, and says so with its own
+      // GOAWAY once its last stream ends (the gateway's Deno workaround, runtime/capabilities.ts).
+      const carried = (streamCounts.get(session) ?? 0) + 1;
+      streamCounts.set(session, carried);
+      if (carried >= this.#streamsPerSession && entry.session === session) {
+        entry.session = undefined;
+        setTimeout(() => session.close(), 0);
+      }
       let released = false;
       const release = () => {
         if (released) return;
@@ -237,6 +255,9 @@ export class H2SessionPool {
     });
   }
 }
+
+/** Streams opened on each session. */
+const streamCounts = new WeakMap<http2.ClientHttp2Session, number>();
 
 /** The last stream id of the GOAWAY each session received. */
 const goawayLastStream = new WeakMap<http2.ClientHttp2Session, number>();

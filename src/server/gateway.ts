@@ -139,7 +139,9 @@ export class Gateway {
     this.#routes = new RouteTable<Endpoint>([...options.routes, ...local]);
     this.#fetch = hooks.fetch ?? defaultApp().fetch;
     this.#appTakesWebSockets = hooks.fetch !== undefined;
-    this.#backendPool = new H2SessionPool({ connectTimeoutMs: options.timeouts.backendConnectMs });
+    // On Deno a pooled session is retired after 128 streams, so that a backend's GOAWAY never
+    // lands on a busy one (Deno's node:http2 aborts then, runtime/capabilities.ts).
+    this.#backendPool = new H2SessionPool({ connectTimeoutMs: options.timeouts.backendConnectMs, streamsPerSession: capabilities.streamsPerSession });
     this.#telemetry = new Telemetry(options.routes.map((r) => r.prefix).concat(local.map((r) => r.prefix)), options.log, hooks.log);
     const admin = role === 'main' && (options.admin.metrics || options.admin.status || options.admin.listen === undefined) ? adminApp(this.#adminView(), options.admin).fetch : undefined;
     this.#admin = options.admin.listen === undefined ? admin : undefined;
