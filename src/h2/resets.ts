@@ -15,7 +15,8 @@ const reporters = new WeakMap<Http2Session, ResetReport>();
 export function observeResets(session: Http2Session, report: ResetReport): void {
   reporters.set(session, report);
   session.on('stream', (stream: ServerHttp2Stream) => {
-    stream.once('close', () => {
+    // 'on', not 'once': 'close' fires once, and once() keeps a wrapper alive per open stream.
+    stream.on('close', () => {
       if (resetByUs.has(stream)) return;
       // A stream h2ws did not reset that closed with an error code was reset by the peer. (Node
       // sets `aborted` only while the writable side is open, so it cannot be the test.)

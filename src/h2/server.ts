@@ -100,7 +100,7 @@ export class SessionRegistry {
     let last = Date.now();
     let tripped = false;
     session.on('stream', (stream: http2.ServerHttp2Stream) => {
-      stream.once('aborted', () => {
+      stream.on('aborted', () => {
         if (tripped) return; // once per connection, however long the flood goes on
         const now = Date.now();
         tokens = Math.min(RAPID_RESET.burst, tokens + ((now - last) / 1000) * RAPID_RESET.perSecond) - 1;

@@ -10,6 +10,7 @@ import type { WebSocketRequest } from '../handshake/websocket-request.ts';
 import type { BackendTarget } from '../routing/route-table.ts';
 import { BACKEND_FAILURE_STATUS, MAX_FORWARDED_BODY } from '../tunnel/outcomes.ts';
 import type { TunnelEnd } from '../tunnel/relay.ts';
+import { H2End } from './tunnel-ends.ts';
 import type { BackendUpgrade } from './backend-upgrade.ts';
 
 /** An RFC 8441 backend's answer: an open stream, "use HTTP/1.1", or a failure like the HTTP/1.1 path's. */
@@ -73,19 +74,18 @@ export async function upgradeBackendH2(
  * two HTTP/2 sides: the code one side sent is the code the other gets (CANCEL when unknown).
  */
 export function h2BackendEnd(stream: http2.ClientHttp2Stream): TunnelEnd {
-  return {
-    stream,
-    abort(code?: number) {
-      if (stream.closed || stream.destroyed) return;
-      // A bare RST_STREAM: close(code) would send END_STREAM first, which the backend would
-      // take for a clean half-close (a FIN to its own backend).
-      if (code === undefined || code === H2ErrorCode.CANCEL || code === H2ErrorCode.NO_ERROR) cancelStream(stream);
-      else stream.close(code);
-    },
-    closedCleanly: () => (stream.rstCode ?? 0) === H2ErrorCode.NO_ERROR && stream.readableEnded && !stream.aborted,
-    wasReset: () => stream.aborted || (stream.rstCode ?? 0) !== H2ErrorCode.NO_ERROR,
-    resetCode: () => stream.rstCode,
-  };
+  return new H2BackendEnd(stream);
+}
+
+class H2BackendEnd extends H2End<http2.ClientHttp2Stream> {
+  abort(code?: number): void {
+    const { stream } = this;
+    if (stream.closed || stream.destroyed) return;
+    // A bare RST_STREAM: close(code) would send END_STREAM first, which the backend would
+    // take for a clean half-close (a FIN to its own backend).
+    if (code === undefined || code === H2ErrorCode.CANCEL || code === H2ErrorCode.NO_ERROR) cancelStream(stream);
+    else stream.close(code);
+  }
 }
 
 function plainFields(headers: http2.IncomingHttpHeaders): HeaderMap {

@@ -465,11 +465,11 @@ export class Gateway {
       this.#deny(request, client, route, denied.status, denied.headers, `${denied.message}\n`);
       return;
     }
-    const key = request.clientKey ?? generateKey();
     if (this.#authorize === undefined) {
-      this.#route(request, client, match, key, undefined);
+      this.#route(request, client, match, undefined);
       return;
     }
+    const key = request.clientKey ?? generateKey();
     let fetchRequest: Request;
     try {
       fetchRequest = upgradeFetchRequest(request, key, this.#scheme, client.signal);
@@ -494,7 +494,7 @@ export class Gateway {
         const body = await readSmallBody(verdict);
         this.#deny(request, client, route, verdict.status, passThroughHeaders(headerRecord(verdict.headers)), body, verdict.status >= 500 ? 'rejected' : 'forbidden');
       } else {
-        this.#route(request, client, match, key, fetchRequest);
+        this.#route(request, client, match, fetchRequest);
       }
       this.#checkIdle();
     })();
@@ -515,12 +515,16 @@ export class Gateway {
   }
 
   /** Sends an admitted handshake where its route says: a backend, an in-process handler, or the app. */
-  #route(request: WebSocketRequest, client: InProcessClient, match: ReturnType<RouteTable<Endpoint>['match']>, key: string, fetchRequest: Request | undefined): void {
-    if (match === undefined) {
-      this.#offerToApp(request, client, this.#fetch, false, key, fetchRequest);
-      return;
-    }
-    if (!('backendPath' in match)) {
+  #route(request: WebSocketRequest, client: InProcessClient, match: ReturnType<RouteTable<Endpoint>['match']>, fetchRequest: Request | undefined): void {
+    if (!(match !== undefined && 'backendPath' in match)) {
+      // Handled here: the in-process WebSocket needs a Sec-WebSocket-Key (HTTP/2 requests
+      // carry none, RFC 8441 §5); one the authorize hook saw is reused. A bridged tunnel's
+      // key is made by the backend handshake instead.
+      const key = fetchRequest?.headers.get('sec-websocket-key') ?? request.clientKey ?? generateKey();
+      if (match === undefined) {
+        this.#offerToApp(request, client, this.#fetch, false, key, fetchRequest);
+        return;
+      }
       this.#handshakes++;
       this.#openInProcess(match.route.local, match.route.prefix, request, client, key, fetchRequest ?? upgradeFetchRequest(request, key, this.#scheme, client.signal), false);
       return;

@@ -49,7 +49,8 @@ const WARN: ReadonlySet<Outcome> = new Set(['backend_unreachable', 'backend_time
 export class Telemetry {
   readonly metrics: GatewayMetrics;
   readonly logger: Logger;
-  readonly #recent: RecentOutcome[] = [];
+  /** Newest first; the time is kept as a number and formatted only when the list is read. */
+  readonly #recent: Array<Omit<RecentOutcome, 'time'> & { at: number }> = [];
 
   constructor(routes: readonly string[], log: LogOptions, write: ((line: string) => void) | undefined) {
     this.metrics = new GatewayMetrics({ routes });
@@ -65,7 +66,7 @@ export class Telemetry {
 
   /** The last outcomes, newest first. */
   get recent(): readonly RecentOutcome[] {
-    return this.#recent;
+    return this.#recent.map(({ at, ...rest }) => ({ time: new Date(at).toISOString(), ...rest }));
   }
 
   handshakeFailed(e: FailedHandshake): void {
@@ -94,6 +95,7 @@ export class Telemetry {
     this.metrics.tunnelClosed(e.route, e.transport, e);
     const end = e.closedByGateway ? 'closed by h2ws' : e.aborted === undefined ? 'clean' : `reset by ${e.aborted}`;
     this.#remember(e.transport, e.route, 'ok', end);
+    if (!this.logger.enabled('info')) return; // the record's fields cost more than the check
     this.logger.info('tunnel', {
       route: e.route,
       path: pathOnly(e.path),
@@ -111,7 +113,7 @@ export class Telemetry {
   }
 
   #remember(transport: 'h2' | 'h1', route: string, outcome: Outcome, detail: string): void {
-    this.#recent.unshift({ time: new Date().toISOString(), transport, route, outcome, detail });
+    this.#recent.unshift({ at: Date.now(), transport, route, outcome, detail });
     if (this.#recent.length > RECENT) this.#recent.length = RECENT;
   }
 }

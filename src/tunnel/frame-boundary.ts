@@ -5,10 +5,16 @@
  * Cost per chunk: a few byte reads per frame header.
  */
 export class FrameBoundary {
-  /** Header bytes still needed (0 when not inside a header). */
-  #header = new Uint8Array(14);
+  // The header is parsed a byte at a time as it passes, with no buffer: an idle tunnel holds
+  // two of these, so they are kept to a few numbers.
+  /** Header bytes seen so far (0 when not inside a header). */
   #headerHave = 0;
+  /** Header length once its second byte is known: 2 + extended length + masking key (§5.2). */
   #headerNeed = 0;
+  /** Extended payload length bytes still to read after byte 1. */
+  #lengthBytesLeft = 0;
+  /** The payload length as read so far. */
+  #length = 0;
   /** Payload bytes still to skip. */
   #payloadLeft = 0;
 
@@ -27,15 +33,21 @@ export class FrameBoundary {
         i += take;
         continue;
       }
-      // Inside a header: collect bytes until its full length is known and present.
-      this.#header[this.#headerHave++] = chunk[i++]!;
-      if (this.#headerHave === 2) {
-        const len7 = this.#header[1]! & 0x7f;
-        const mask = this.#header[1]! & 0x80 ? 4 : 0;
-        this.#headerNeed = 2 + (len7 === 126 ? 2 : len7 === 127 ? 8 : 0) + mask;
+      const byte = chunk[i++]!;
+      const at = this.#headerHave++;
+      if (at === 1) {
+        // Byte 1: MASK bit and the 7-bit length, which may announce 2 or 8 more length bytes.
+        const len7 = byte & 0x7f;
+        this.#lengthBytesLeft = len7 === 126 ? 2 : len7 === 127 ? 8 : 0;
+        this.#length = len7 < 126 ? len7 : 0;
+        this.#headerNeed = 2 + this.#lengthBytesLeft + (byte & 0x80 ? 4 : 0);
+      } else if (at > 1 && this.#lengthBytesLeft > 0) {
+        // Network byte order; RFC 6455 §5.2 says the 64-bit form's top bit is 0.
+        this.#length = this.#length * 256 + byte;
+        this.#lengthBytesLeft--;
       }
       if (this.#headerHave >= 2 && this.#headerHave === this.#headerNeed) {
-        this.#payloadLeft = payloadLength(this.#header);
+        this.#payloadLeft = this.#length;
         this.#headerHave = 0;
       }
     }
@@ -49,16 +61,6 @@ function truncateUtf8(text: string, max: number): Uint8Array {
   let end = max;
   while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--; // back off continuation bytes
   return bytes.subarray(0, end);
-}
-
-function payloadLength(h: Uint8Array): number {
-  const len7 = h[1]! & 0x7f;
-  if (len7 < 126) return len7;
-  if (len7 === 126) return (h[2]! << 8) | h[3]!;
-  // 64-bit length; RFC 6455 §5.2 says the most significant bit must be 0.
-  let n = 0;
-  for (let k = 2; k < 10; k++) n = n * 256 + h[k]!;
-  return n;
 }
 
 /**

@@ -54,8 +54,10 @@ class Direction {
 
   start(initial: Uint8Array | undefined): void {
     if (initial !== undefined && initial.length > 0) this.#onData(initial);
+    // 'on', not 'once': 'end' fires once anyway, and once() costs a wrapper and a bound
+    // function per listener for as long as the tunnel lives.
     this.src.on('data', this.#onData);
-    this.src.once('end', this.#onEnd);
+    this.src.on('end', this.#onEnd);
     this.src.resume(); // an explicitly paused source stays paused when a 'data' listener is added
   }
 
@@ -68,25 +70,21 @@ class Direction {
     if (!this.#corked) {
       this.#corked = true;
       this.dst.cork();
-      process.nextTick(this.#uncork);
+      process.nextTick(uncork, this);
     }
     // Backpressure: stop reading the source while the destination holds more than its share.
     // Pausing an h2 stream stops WINDOW_UPDATEs, so the peer's flow-control window closes
     // (RFC 9113 §5.2); pausing a socket stops reading it, so TCP's window closes.
     if (!this.dst.write(chunk) && this.dst.writableLength >= this.highWater) {
       this.src.pause();
-      this.dst.once('drain', this.#resume);
+      this.dst.once('drain', () => this.src.resume());
     }
   };
 
-  #uncork = (): void => {
+  uncork(): void {
     this.#corked = false;
     this.dst.uncork();
-  };
-
-  #resume = (): void => {
-    this.src.resume();
-  };
+  }
 
   // RFC 9113 §8.5 / RFC 8441 §4: END_STREAM and FIN map onto each other. end() flushes what
   // is queued first, so every byte sent before the close is delivered.
@@ -149,7 +147,7 @@ export class Tunnel implements OpenTunnel {
     // Errors are reported through 'close'; a listener keeps them from being thrown.
     client.stream.on('error', noop);
     backend.stream.on('error', noop);
-    client.stream.once('close', (hadError?: boolean) => {
+    client.stream.on('close', (hadError?: boolean) => {
       this.#clientClosed = true;
       // Client RST_STREAM (any code) or a dead connection: reset the backend, never answer
       // the RST_STREAM with one of our own (RFC 9113 §5.4.2).
@@ -159,7 +157,7 @@ export class Tunnel implements OpenTunnel {
       }
       maybeDone();
     });
-    backend.stream.once('close', (hadError?: boolean) => {
+    backend.stream.on('close', (hadError?: boolean) => {
       this.#backendClosed = true;
       // Backend reset or error mid-tunnel: RST_STREAM CONNECT_ERROR (RFC 9113 §8.5).
       if (!backend.closedCleanly(hadError === true)) {
@@ -203,3 +201,8 @@ function resetCodeOf(end: TunnelEnd): { resetCode?: number } {
 }
 
 function noop(): void {}
+
+/** Shared by every Direction, so that an idle tunnel holds no closure for it. */
+function uncork(direction: Direction): void {
+  direction.uncork();
+}
