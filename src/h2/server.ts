@@ -2,6 +2,7 @@ import http2 from 'node:http2';
 import type { Limits } from '../config/options.ts';
 import { H2ErrorCode } from './error-codes.ts';
 import { observeResets, type ResetReport, type ResetSide } from './resets.ts';
+import { flowControlWindows } from './windows.ts';
 
 export type { Http2Server, Http2Session, ServerHttp2Stream, IncomingHttpHeaders } from 'node:http2';
 
@@ -16,6 +17,7 @@ export function createH2Server(limits: Limits): http2.Http2Server {
       enableConnectProtocol: true,
       maxConcurrentStreams: limits.maxStreamsPerConnection,
       maxHeaderListSize: limits.maxHeaderListSize,
+      initialWindowSize: flowControlWindows(limits.maxBufferedBytesPerTunnel).stream,
     },
     maxHeaderListSize: limits.maxHeaderListSize,
     // Node's defaults end a session with GOAWAY after 1000 resets at 33/s. Browsers and
@@ -55,10 +57,12 @@ export class SessionRegistry {
    *   open streams go on and the client opens a new connection for more (a runtime
    *   workaround, see runtime/capabilities.ts).
    */
-  constructor(server: http2.Http2Server, pingIntervalMs: number, streamsPerSession: number, observer?: SessionObserver) {
+  /** @param connectionWindow the receive window to raise each connection to; undefined keeps 65,535. */
+  constructor(server: http2.Http2Server, pingIntervalMs: number, streamsPerSession: number, observer?: SessionObserver, connectionWindow?: number) {
     this.#observer = observer;
     server.on('session', (session) => {
       this.#sessions.add(session);
+      if (connectionWindow !== undefined) raiseConnectionWindow(session, connectionWindow);
       if (observer !== undefined) {
         observer.sessionOpened();
         observeResets(session, observer.reset);
@@ -151,3 +155,11 @@ function keepAlive(session: http2.Http2Session, intervalMs: number): ReturnType<
   return timer;
 }
 
+/** RFC 9113 §6.9: the connection window starts at 65,535 whatever SETTINGS say; raise it. */
+function raiseConnectionWindow(session: http2.Http2Session, size: number): void {
+  try {
+    session.setLocalWindowSize(size);
+  } catch {
+    // A session already closing: nothing to raise.
+  }
+}

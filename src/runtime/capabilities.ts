@@ -18,9 +18,17 @@ export interface RuntimeCapabilities {
    * server has already sent GOAWAY on is safe. Elsewhere sessions are unlimited.
    */
   readonly streamsPerSession: number;
+  /**
+   * Can the connection's receive window be raised (`session.setLocalWindowSize`, RFC 9113
+   * §6.9)? On Bun 1.4 the call succeeds, but afterwards multi-megabyte transfers over the
+   * connection stall (the design-table suite's 4 MiB and backpressure cases time out), so
+   * there the connection window stays at the protocol default; stream windows still grow.
+   */
+  readonly raiseConnectionWindow: boolean;
 }
 
 export const capabilities: RuntimeCapabilities = Object.freeze({
   resetBeforeResponse: runtimeName() !== 'bun',
   streamsPerSession: runtimeName() === 'deno' ? 128 : Number.POSITIVE_INFINITY,
+  raiseConnectionWindow: runtimeName() !== 'bun',
 });

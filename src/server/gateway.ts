@@ -15,6 +15,7 @@ import { OUTCOME_ERROR_CODE, REFUSED, type Outcome } from '../tunnel/outcomes.ts
 import type { TunnelSummary } from '../tunnel/relay.ts';
 import type { OpenTunnel } from '../tunnel/open-tunnel.ts';
 import { generateKey } from '../handshake/accept.ts';
+import { flowControlWindows } from '../h2/windows.ts';
 import { passThroughHeaders } from '../handshake/client-response.ts';
 import { checkAccess } from '../handshake/access.ts';
 import { H2UpgradedStream } from '../h2/upgraded-stream.ts';
@@ -271,7 +272,7 @@ export class Gateway {
       goaway: (code, side) => metrics.goaway(code, side),
       reset: (code, side) => metrics.reset(code, side),
       rapidReset: (client) => this.#telemetry.logger.warn('rapid_reset', { client: client ?? 'unknown', message: 'the client reset streams faster than allowed; sent GOAWAY ENHANCE_YOUR_CALM and closed the connection' }),
-    });
+    }, capabilities.raiseConnectionWindow ? flowControlWindows(limits.maxBufferedBytesPerTunnel).connection : undefined);
     h2.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => this.#onStream(stream, headers));
 
     // Slowloris on HTTP/1.1: node's headersTimeout is driven by a timer that only runs on a

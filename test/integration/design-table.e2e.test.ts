@@ -84,6 +84,27 @@ describe.each(RUNTIMES)('design table under %s', (runtime) => {
     expect(client.settings.maxConcurrentStreams).toBe(123);
   });
 
+  it('flow control: SETTINGS_INITIAL_WINDOW_SIZE is half of maxBufferedBytesPerTunnel, the connection window four of those (RFC 9113 §6.9)', async () => {
+    const raw = await RawH2.connect(Number(new URL(gw.url).port));
+    try {
+      const settings = await raw.waitFor((f) => f.type === FrameType.SETTINGS && (f.flags & 0x1) === 0);
+      const params = new Map<number, number>();
+      for (let i = 0; i + 6 <= settings.payload.length; i += 6) params.set(settings.payload.readUInt16BE(i), settings.payload.readUInt32BE(i + 2));
+      expect(params.get(0x4)).toBe(1_048_576 / 2); // SETTINGS_INITIAL_WINDOW_SIZE; the default limit is 1 MiB
+      // The connection window starts at 65,535 whatever SETTINGS say (§6.9.2); a WINDOW_UPDATE on stream 0
+      // raises it. Not on Bun, whose connection stalls after setLocalWindowSize (runtime/capabilities.ts).
+      if (runtime === 'bun') {
+        await new Promise((r) => setTimeout(r, 200));
+        expect(raw.frames.filter((f) => f.type === FrameType.WINDOW_UPDATE && f.streamId === 0)).toEqual([]);
+      } else {
+        const update = await raw.waitFor((f) => f.type === FrameType.WINDOW_UPDATE && f.streamId === 0);
+        expect(65_535 + (update.payload.readUInt32BE(0) & 0x7fffffff)).toBe(4 * (1_048_576 / 2));
+      }
+    } finally {
+      raw.destroy();
+    }
+  });
+
   it('valid extended CONNECT: replies 200 only after a verified 101, then relays both ways', async () => {
     let acceptedAt = 0;
     const next = raw.next().then((c) => {
