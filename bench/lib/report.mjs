@@ -283,7 +283,7 @@ function markdown(run, agg, mem, checks, out) {
 
   L.push('## Setup of each target');
   L.push('');
-  L.push(`All listen on 127.0.0.1 (h2c with prior knowledge) and bridge RFC 8441 extended CONNECT to an HTTP/1.1 Upgrade on the same \`ws\` echo backend. Each was checked end to end before measuring (200 to the extended CONNECT, 64 B, 1 KiB and 64 KiB echoed, Close frame and END_STREAM answered). The peers run with ${config.peerThreads} worker thread(s) (BENCH_PEER_THREADS), like h2ws's one JavaScript thread; their HTTP/2 settings are their defaults (nghttpx and HAProxy: 100 concurrent streams and a 64 KiB initial window per connection; h2ws: 256 streams).`);
+  L.push(`All listen on 127.0.0.1 (h2c with prior knowledge) and bridge RFC 8441 extended CONNECT to an HTTP/1.1 Upgrade on the same \`ws\` echo backend. Each was checked end to end before measuring (200 to the extended CONNECT, 64 B, 1 KiB and 64 KiB echoed, Close frame and END_STREAM answered). The peers run with ${config.peerThreads} worker thread(s) (BENCH_PEER_THREADS), like h2ws's one JavaScript thread; their HTTP/2 settings are their defaults (nghttpx and HAProxy: 100 concurrent streams and 65,535-byte stream and connection windows; h2ws: 256 streams, a 512 KiB stream window and a 2 MiB connection window, sized from \`limits.maxBufferedBytesPerTunnel\`).`);
   L.push('');
   L.push(`- **direct ws**: the load generator's \`ws\` client connects to the backend itself; one TCP connection per "stream".`);
   L.push(`- **h2ws Node / Deno / Bun**: \`bin/h2ws.js --listen 127.0.0.1:0 --backend ws://127.0.0.1:BACKEND --config FILE\` with \`${JSON.stringify(run.h2wsConfig)}\` (under Deno: \`deno run -A\`).`);
