@@ -140,11 +140,23 @@ export async function startRawBackend(onRequest: (conn: RawConnection) => void):
   };
 }
 
-/** A port with nothing listening: connecting to it is refused. */
+/**
+ * A port with nothing listening: connecting to it is refused. A port below 1024 that refuses
+ * now stays refused: listeners in the suites bind port 0, which the kernel takes from the
+ * ephemeral range (32768 and up), so no parallel test can start listening on it later, as it
+ * could on a freed ephemeral port.
+ */
 export async function refusedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+  for (const port of [1, 3, 5, 7, 9, 11, 13, 17, 19, 1023]) {
+    const refused = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(false);
+      });
+      socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
+    });
+    if (refused) return port;
+  }
+  throw new Error('no closed port below 1024 on 127.0.0.1 to use as a refusing backend');
 }
