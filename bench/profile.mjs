@@ -3,16 +3,17 @@
 // can attach a tracer to the gateway process while it is measured. Used for the profile
 // evidence in bench/notes.md.
 //
-//   node bench/profile.mjs SCENARIO [--seconds N] [--node-flags "..."] [--trace "cmd with PID"]
+//   node bench/profile.mjs SCENARIO [--seconds N] [--node-flags="..."] [--trace "cmd with PID"]
 //
 // SCENARIO: msg64-1 | msg64-1x16 | msg64-100 | msg1k-4x50 | msg64k-1 | tunnels | memory
 //
 // Examples (after `npm run build`):
-//   node bench/profile.mjs tunnels --node-flags "--cpu-prof --cpu-prof-dir=/tmp/prof"
+//   node bench/profile.mjs tunnels --node-flags="--cpu-prof --cpu-prof-dir=/tmp/prof"
 //   node bench/profile.mjs msg64-100 --trace "perf record -g -o /tmp/perf.data -p PID -- sleep 3"
 //   node bench/profile.mjs msg64-100 --trace "timeout -s INT 3 strace -c -f -p PID"
-//   node bench/profile.mjs memory --node-flags "--heapsnapshot-signal=SIGUSR2" --snapshot
+//   node bench/profile.mjs memory --node-flags=--heapsnapshot-signal=SIGUSR2 --snapshot
 //
+// (--node-flags takes "=": its value starts with a dash.)
 // The gateway runs a warm-up pass of the scenario first, so the JIT has settled when the
 // measured pass (and the tracer) starts. --snapshot sends SIGUSR2 while the idle tunnels are
 // open and waits for the heap snapshot to be written (into the current directory).
@@ -33,15 +34,22 @@ const ECHO = {
   'msg64k-1': { conns: 1, streams: 1, size: 65536, inflight: 1 },
 };
 
-const { values, positionals } = parseArgs({
-  allowPositionals: true,
-  options: {
-    seconds: { type: 'string', default: '3' },
-    'node-flags': { type: 'string', default: '' },
-    trace: { type: 'string' },
-    snapshot: { type: 'boolean', default: false },
-  },
-});
+let parsed;
+try {
+  parsed = parseArgs({
+    allowPositionals: true,
+    options: {
+      seconds: { type: 'string', default: '3' },
+      'node-flags': { type: 'string', default: '' },
+      trace: { type: 'string' },
+      snapshot: { type: 'boolean', default: false },
+    },
+  });
+} catch (err) {
+  console.error(`profile: ${err.message.split('\n')[0]} (write --node-flags="--flag ...")`);
+  process.exit(2);
+}
+const { values, positionals } = parsed;
 const scenario = positionals[0];
 if (scenario === undefined || !(scenario in ECHO || scenario === 'tunnels' || scenario === 'memory')) {
   console.error(`profile: scenario must be one of ${[...Object.keys(ECHO), 'tunnels', 'memory'].join(', ')}`);
