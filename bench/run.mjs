@@ -9,6 +9,8 @@
 //   BENCH_WARMUP=0.5       warm-up seconds before each measurement (not counted)
 //   BENCH_REPS=3           repetitions (medians are reported; at least 3 for the real table)
 //   BENCH_TUNNELS=10000    idle tunnels for the memory measurement (0 skips it)
+//   BENCH_SETTLE=40        seconds at rest before each memory reading (garbage collectors return
+//                          a burst's garbage only after some idle seconds)
 //   BENCH_TARGETS=...      comma list to run only some of: direct,node,deno,bun,nghttpx,haproxy
 //   BENCH_NO_INSTALL=1     do not apt-get install missing peers
 //   BENCH_PEER_THREADS=1   nghttpx workers / HAProxy nbthread
@@ -32,6 +34,7 @@ const CONFIG = {
   warmup: num(env.BENCH_WARMUP, 0.5),
   reps: Math.max(1, Math.floor(num(env.BENCH_REPS, 3))),
   tunnels: Math.max(0, Math.floor(num(env.BENCH_TUNNELS, 10_000))),
+  settle: Math.max(0, num(env.BENCH_SETTLE, 40)),
   tunnelsPerConnection: 100,
   tunnelConcurrency: 16,
   peerThreads: PEER_THREADS,
@@ -248,40 +251,12 @@ async function main() {
   }
   for (const t of live) await running[t.id]?.stop();
 
-  // Memory per idle tunnel: a fresh process per target and repetition.
+  // Memory per idle tunnel: per repetition, a fresh process per target, each bridging to its
+  // own echo backend (so no process holds more than one target's sockets), measured side by
+  // side so that the settle waits are shared.
   const memory = Object.fromEntries(targets.filter((t) => t.memory).map((t) => [t.id, []]));
   if (CONFIG.tunnels > 0) {
-    for (let rep = 1; rep <= CONFIG.reps; rep++) {
-      for (const t of live.filter((x) => x.memory)) {
-        let inst;
-        try {
-          inst = await t.start();
-          // Warm up (first tunnels, JIT, pools), then take the baseline.
-          const warm = await openIdle({ port: inst.port, total: 200, perConn: CONFIG.tunnelsPerConnection });
-          await warm.close();
-          await sleep(500);
-          const before = rssKiB(inst.pid);
-          const t0 = Date.now();
-          const idle = await openIdle({ port: inst.port, total: CONFIG.tunnels, perConn: CONFIG.tunnelsPerConnection });
-          const openSeconds = (Date.now() - t0) / 1000;
-          await sleep(1000);
-          const after = rssKiB(inst.pid);
-          if (inst.proc.exitCode !== undefined) throw new Error(`${t.label} crashed while holding idle tunnels (exit ${inst.proc.exitCode}): ${tail(inst.proc.err)}`);
-          await idle.close();
-          await sleep(150);
-          if (inst.proc.exitCode !== undefined) throw new Error(`${t.label} crashed when the idle tunnels' connections closed (exit ${inst.proc.exitCode}): ${tail(inst.proc.err)}`);
-          const perTunnel = (after - before) / CONFIG.tunnels;
-          memory[t.id].push({ beforeKiB: before, afterKiB: after, perTunnelKiB: perTunnel, openSeconds, connections: idle.connections });
-          log(`${stamp()} rep ${rep} memory ${t.label.padEnd(10)} RSS ${(before / 1024).toFixed(1)} → ${(after / 1024).toFixed(1)} MiB with ${CONFIG.tunnels} idle tunnels on ${idle.connections} connections: ${perTunnel.toFixed(2)} KiB/tunnel (opened in ${openSeconds.toFixed(1)} s)`);
-        } catch (err) {
-          memory[t.id].push({ error: err.message });
-          fail(`rep ${rep} memory ${t.label}`, err);
-        } finally {
-          if (inst) await inst.stop();
-          await sleep(300);
-        }
-      }
-    }
+    for (let rep = 1; rep <= CONFIG.reps; rep++) await measureMemory(rep, live.filter((x) => x.memory), memory);
   }
 
   const elapsed = (Date.now() - started) / 1000;
@@ -310,6 +285,82 @@ async function main() {
     return 1;
   }
   return 0;
+}
+
+/**
+ * One repetition of the memory measurement. RSS is read at rest: after the warm-up, and again
+ * with the idle tunnels open, each time after CONFIG.settle seconds without traffic. A garbage
+ * collector returns the opening burst's garbage only after some idle seconds (V8's memory
+ * reducer ran 20-30 s after the burst in Node and Deno), so an earlier reading counts that
+ * garbage as memory held by the tunnels. The reading 1 s after opening is kept as "burst".
+ */
+async function measureMemory(rep, memTargets, memory) {
+  const runs = [];
+  const failRun = (r, err) => {
+    memory[r.t.id].push({ error: err.message });
+    fail(`rep ${rep} memory ${r.t.label}`, err);
+    r.failed = true;
+  };
+  const crashed = (r, when) => (r.inst.proc.exitCode !== undefined ? new Error(`${r.t.label} crashed ${when} (exit ${r.inst.proc.exitCode}): ${tail(r.inst.proc.err)}`) : undefined);
+  try {
+    for (const t of memTargets) {
+      const r = { t, failed: false };
+      runs.push(r);
+      try {
+        r.backend = spawnTracked(`echo backend for ${t.label}`, process.execPath, [path.join(ROOT, 'bench/lib/echo-backend.mjs')], { cwd: ROOT });
+        const port = Number((await waitForOutput(r.backend, /echo backend listening on (\d+)/))[1]);
+        r.inst = await makeTargets(port).find((x) => x.id === t.id).start();
+        // Warm up (first tunnels, JIT, pools) before the baseline.
+        const warm = await openIdle({ port: r.inst.port, total: 200, perConn: CONFIG.tunnelsPerConnection });
+        await warm.close();
+      } catch (err) {
+        failRun(r, err);
+      }
+    }
+    await sleep(CONFIG.settle * 1000);
+    for (const r of runs.filter((x) => !x.failed)) r.before = rssKiB(r.inst.pid);
+    for (const r of runs.filter((x) => !x.failed)) {
+      try {
+        const t0 = Date.now();
+        r.idle = await openIdle({ port: r.inst.port, total: CONFIG.tunnels, perConn: CONFIG.tunnelsPerConnection });
+        r.openSeconds = (Date.now() - t0) / 1000;
+        await sleep(1000);
+        r.burst = rssKiB(r.inst.pid);
+      } catch (err) {
+        failRun(r, err);
+      }
+    }
+    await sleep(CONFIG.settle * 1000);
+    for (const r of runs.filter((x) => !x.failed)) {
+      const after = rssKiB(r.inst.pid);
+      const err = crashed(r, 'while holding idle tunnels');
+      if (err) {
+        failRun(r, err);
+        continue;
+      }
+      r.after = after;
+    }
+    for (const r of runs.filter((x) => !x.failed)) {
+      await r.idle.close();
+      await sleep(150);
+      const err = crashed(r, "when the idle tunnels' connections closed");
+      if (err) {
+        failRun(r, err);
+        continue;
+      }
+      const perTunnel = (r.after - r.before) / CONFIG.tunnels;
+      const burstPerTunnel = (r.burst - r.before) / CONFIG.tunnels;
+      memory[r.t.id].push({ beforeKiB: r.before, afterKiB: r.after, burstKiB: r.burst, perTunnelKiB: perTunnel, burstPerTunnelKiB: burstPerTunnel, openSeconds: r.openSeconds, connections: r.idle.connections });
+      log(`${stamp()} rep ${rep} memory ${r.t.label.padEnd(10)} RSS ${(r.before / 1024).toFixed(1)} → ${(r.after / 1024).toFixed(1)} MiB with ${CONFIG.tunnels} idle tunnels on ${r.idle.connections} connections, after ${CONFIG.settle} s at rest: ${perTunnel.toFixed(2)} KiB/tunnel (1 s after opening: ${burstPerTunnel.toFixed(2)}; opened in ${r.openSeconds.toFixed(1)} s)`);
+    }
+  } finally {
+    for (const r of runs) {
+      if (r.idle && r.failed) await r.idle.close().catch(() => {});
+      if (r.inst) await r.inst.stop();
+      if (r.backend) await r.backend.stop();
+    }
+    await sleep(300);
+  }
 }
 
 let exiting = false;

@@ -42,6 +42,7 @@ function aggregateMemory(reps) {
   const perTunnelKiB = median(per);
   return {
     perTunnelKiB,
+    burstPerTunnelKiB: median(ok.map((r) => r.burstPerTunnelKiB ?? NaN)),
     beforeKiB: median(ok.map((r) => r.beforeKiB)),
     afterKiB: median(ok.map((r) => r.afterKiB)),
     openSeconds: median(ok.map((r) => r.openSeconds)),
@@ -262,22 +263,22 @@ function markdown(run, agg, mem, checks, out) {
   L.push('## Memory per idle tunnel');
   L.push('');
   L.push(
-    `A fresh process per target and repetition; 200 tunnels are opened and closed first (warm-up), then VmRSS (/proc/PID/status, summed over the process and its children) is read before and 1 s after opening ${config.tunnels.toLocaleString('en-US')} tunnels on ${Math.ceil(config.tunnels / config.tunnelsPerConnection)} h2 connections (${config.tunnelsPerConnection} streams each: nghttpx and HAProxy allow 100 concurrent streams per connection by default), each tunnel having echoed one 64 B message. KiB per tunnel = (after − before) / ${config.tunnels}. Direct ws has no gateway to measure.`,
+    `A fresh process per target and repetition, each bridging to its own echo backend; the targets of one repetition are measured side by side. 200 tunnels are opened and closed first (warm-up). VmRSS (/proc/PID/status, summed over the process and its children) is read at rest before, and at rest after, opening ${config.tunnels.toLocaleString('en-US')} tunnels on ${Math.ceil(config.tunnels / config.tunnelsPerConnection)} h2 connections (${config.tunnelsPerConnection} streams each: nghttpx and HAProxy allow 100 concurrent streams per connection by default), each tunnel having echoed one 64 B message. "At rest" is ${config.settle ?? 1} s without traffic (BENCH_SETTLE): a garbage-collected runtime returns the garbage of a burst only after some idle seconds (V8's memory reducer ran 20-30 s after the burst on Node and Deno), and before that its RSS counts the burst's garbage as if the tunnels held it; the peers' RSS does not move. KiB per tunnel = (after − before) / ${config.tunnels}. The reading 1 s after the tunnels opened, against the same baseline, is shown as "1 s after opening". Direct ws has no gateway to measure.`,
   );
   L.push('');
-  L.push('| Target | KiB per idle tunnel | × nghttpx | RSS before MiB | RSS after MiB | spread | reps |');
-  L.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+  L.push('| Target | KiB per idle tunnel | × nghttpx | 1 s after opening, KiB | RSS before MiB | RSS after MiB | spread | reps |');
+  L.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const t of targets) {
     if (!t.available) {
-      L.push(`| ${t.label} | not available: ${t.reason.replace(/\|/g, '/')} | | | | | |`);
+      L.push(`| ${t.label} | not available: ${t.reason.replace(/\|/g, '/')} | | | | | | |`);
       continue;
     }
     const a = mem[t.id];
     if (!a) {
-      L.push(`| ${t.label} | n/a (no gateway) | | | | | |`);
+      L.push(`| ${t.label} | n/a (no gateway) | | | | | | |`);
       continue;
     }
-    L.push(`| ${t.label} | ${fmtKiB(a.perTunnelKiB)} | ${fmtX(a.ratio)} | ${(a.beforeKiB / 1024).toFixed(1)} | ${(a.afterKiB / 1024).toFixed(1)} | ${fmtPct(a.spread)} | ${a.reps}${a.failed ? ` (+${a.failed} failed)` : ''} |`);
+    L.push(`| ${t.label} | ${fmtKiB(a.perTunnelKiB)} | ${fmtX(a.ratio)} | ${fmtKiB(a.burstPerTunnelKiB)} | ${(a.beforeKiB / 1024).toFixed(1)} | ${(a.afterKiB / 1024).toFixed(1)} | ${fmtPct(a.spread)} | ${a.reps}${a.failed ? ` (+${a.failed} failed)` : ''} |`);
   }
   L.push('');
 
