@@ -24,7 +24,7 @@ export { createGateway, serve, type GatewayConfig } from './src/create-gateway.t
 export { upgradeWebSocket, type UpgradeWebSocketOptions } from './src/websocket/hono.ts';
 export { WebSocketServer, type WebSocketServerOptions } from './src/websocket/server.ts';
 export { type ClientWebSocket, type ClientWebSocketStream, connect, type ConnectOptions, connectStream, defaultPool } from './src/client/connect.ts';
-export { type ClientTlsOptions, H2SessionPool, type TunnelOpen } from './src/h2/client-pool.ts';
+export { type ClientTlsOptions, H2SessionPool, type PoolWindows, type TunnelOpen } from './src/h2/client-pool.ts';
 export { WebSocketStream, type WebSocketCloseInfo, type WebSocketCloseOptions, type WebSocketMessage } from './src/websocket/stream.ts';
 export type { InProcessRoute, WebSocketServerLike, WebSocketStreamHandler } from './src/websocket/endpoint.ts';
 export { DEFAULT_MAX_PAYLOAD, DEFAULT_WEBSOCKET_PING_INTERVAL_MS, type WebSocketOptions } from './src/websocket/options.ts';

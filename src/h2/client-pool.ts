@@ -1,6 +1,12 @@
 import http2 from 'node:http2';
 import { H2ErrorCode } from './error-codes.ts';
 
+/** Receive windows for a pool's sessions (RFC 9113 §6.9). */
+export interface PoolWindows {
+  readonly stream?: number;
+  readonly connection?: number;
+}
+
 /** TLS options for connections h2ws opens as a client. */
 export interface ClientTlsOptions {
   /** Extra trusted CA certificates (PEM), e.g. for a self-signed server. */
@@ -43,17 +49,22 @@ export class H2SessionPool {
   readonly #tls: ClientTlsOptions;
   readonly #connectTimeoutMs: number;
   readonly #streamsPerSession: number;
+  readonly #windows: PoolWindows | undefined;
   #closed = false;
 
   /**
    * @param options.streamsPerSession after this many streams a session takes no new ones and
    *   is closed with its own GOAWAY once its streams end; the next socket opens a new session.
    *   Default: unlimited.
+   * @param options.windows receive windows for what the server sends (RFC 9113 §6.9): `stream`
+   *   as SETTINGS_INITIAL_WINDOW_SIZE, `connection` raised with a WINDOW_UPDATE once the server's
+   *   SETTINGS arrive. Default: the protocol's 65,535 for both.
    */
-  constructor(options: { tls?: ClientTlsOptions; connectTimeoutMs?: number; streamsPerSession?: number } = {}) {
+  constructor(options: { tls?: ClientTlsOptions; connectTimeoutMs?: number; streamsPerSession?: number; windows?: PoolWindows } = {}) {
     this.#tls = options.tls ?? {};
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
     this.#streamsPerSession = options.streamsPerSession ?? Number.POSITIVE_INFINITY;
+    this.#windows = options.windows;
   }
 
   /** Sessions currently open (one per origin at most, plus draining ones). */
@@ -123,8 +134,9 @@ export class H2SessionPool {
   #connect(origin: string, entry: Origin): Promise<http2.ClientHttp2Session | TunnelOpen> {
     return new Promise((resolve) => {
       const ca = this.#tls.ca;
+      const stream = this.#windows?.stream;
       const session = http2.connect(origin, {
-        settings: { enablePush: false },
+        settings: { enablePush: false, ...(stream !== undefined && { initialWindowSize: stream }) },
         ...(ca !== undefined && { ca: typeof ca === 'string' ? ca : [...ca] }),
         ...(this.#tls.rejectUnauthorized === false && { rejectUnauthorized: false }),
       });
@@ -175,6 +187,14 @@ export class H2SessionPool {
           return;
         }
         entry.session = session;
+        const connection = this.#windows?.connection;
+        if (connection !== undefined) {
+          try {
+            session.setLocalWindowSize(connection);
+          } catch {
+            // a session already closing: nothing to raise
+          }
+        }
         session.unref();
         finish(session);
       });

@@ -142,7 +142,13 @@ export class Gateway {
     this.#appTakesWebSockets = hooks.fetch !== undefined;
     // On Deno a pooled session is retired after 128 streams, so that a backend's GOAWAY never
     // lands on a busy one (Deno's node:http2 aborts then, runtime/capabilities.ts).
-    this.#backendPool = new H2SessionPool({ connectTimeoutMs: options.timeouts.backendConnectMs, streamsPerSession: capabilities.streamsPerSession });
+    // Backend→client bytes arrive on these sessions: the same windows as toward clients.
+    const windows = flowControlWindows(options.limits.maxBufferedBytesPerTunnel);
+    this.#backendPool = new H2SessionPool({
+      connectTimeoutMs: options.timeouts.backendConnectMs,
+      streamsPerSession: capabilities.streamsPerSession,
+      windows: { stream: windows.stream, ...(capabilities.raiseConnectionWindow && { connection: windows.connection }) },
+    });
     this.#telemetry = new Telemetry(options.routes.map((r) => r.prefix).concat(local.map((r) => r.prefix)), options.log, hooks.log);
     const admin = role === 'main' && (options.admin.metrics || options.admin.status || options.admin.listen === undefined) ? adminApp(this.#adminView(), options.admin).fetch : undefined;
     this.#admin = options.admin.listen === undefined ? admin : undefined;

@@ -17,7 +17,7 @@ import { WebSocketServer as WsServer } from 'ws';
 import { type Gateway, serve, type WebSocketStream } from '../../mod.ts';
 import { type EchoBackend, type RawBackend, refusedPort, startEchoBackend, startRawBackend } from '../helpers/backends.ts';
 import { RUNTIMES, type RuntimeName, scriptCommand } from '../helpers/gateway-process.ts';
-import { eventually, serverFrame } from '../helpers/h2-client.ts';
+import { connectH2, eventually, openTunnel, serverFrame } from '../helpers/h2-client.ts';
 
 const H2 = http2.constants;
 
@@ -582,5 +582,31 @@ describe.each(RUNTIMES)('the client under %s', (runtime) => {
       const h1 = await runner.failure('connect', { url: `${evilH1.url}/x`, options: { protocols: ['chat'] } });
       expect(h1.code).toBe('H2WS_ERR_HANDSHAKE');
     });
+  });
+});
+
+describe("the gateway's pooled connections to RFC 8441 backends (RFC 9113 §6.9)", () => {
+  it('advertise the same windows as toward clients: half of maxBufferedBytesPerTunnel per stream, four of those per connection', async () => {
+    const gateway = await serve({
+      listen: '127.0.0.1:0',
+      log: () => {},
+      limits: { maxBufferedBytesPerTunnel: 262_144 },
+      routes: { '/via-h2': { backend: limited.url.replace(/^http/, 'ws'), h2: 'require' } },
+    });
+    const client = await connectH2(gateway.url);
+    try {
+      const res = await openTunnel(client, '/via-h2/windows');
+      expect(res.status).toBe(200);
+      const seen = limited.streams.find((s) => s.path === '/via-h2/windows');
+      expect(seen, 'the backend saw the tunnel').toBeDefined();
+      const session = seen!.session;
+      expect(session.remoteSettings.initialWindowSize).toBe(131_072);
+      // The connection window starts at 65,535 (§6.9.2) and is raised with a WINDOW_UPDATE.
+      await eventually(() => session.state.remoteWindowSize === 4 * 131_072, 5000, 'connection window raised to 512 KiB');
+      res.stream.close(H2.NGHTTP2_CANCEL);
+    } finally {
+      await client.close();
+      await gateway.close();
+    }
   });
 });
