@@ -1,4 +1,5 @@
 import http2 from 'node:http2';
+import { raiseConnectionWindow } from './windows.ts';
 import { H2ErrorCode } from './error-codes.ts';
 
 /** Receive windows for a pool's sessions (RFC 9113 §6.9). */
@@ -188,13 +189,7 @@ export class H2SessionPool {
         }
         entry.session = session;
         const connection = this.#windows?.connection;
-        if (connection !== undefined) {
-          try {
-            session.setLocalWindowSize(connection);
-          } catch {
-            // a session already closing: nothing to raise
-          }
-        }
+        if (connection !== undefined) raiseConnectionWindow(session, connection);
         session.unref();
         finish(session);
       });

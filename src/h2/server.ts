@@ -2,7 +2,7 @@ import http2 from 'node:http2';
 import type { Limits } from '../config/options.ts';
 import { H2ErrorCode } from './error-codes.ts';
 import { observeResets, type ResetReport, type ResetSide } from './resets.ts';
-import { flowControlWindows } from './windows.ts';
+import { raiseConnectionWindow } from './windows.ts';
 
 export type { Http2Server, Http2Session, ServerHttp2Stream, IncomingHttpHeaders } from 'node:http2';
 
@@ -10,14 +10,15 @@ export type { Http2Server, Http2Session, ServerHttp2Stream, IncomingHttpHeaders 
  * The HTTP/2 side: the only code that creates node:http2 objects. Sessions arrive through
  * `connection` events from the front listener, whether TLS (ALPN h2) or cleartext h2c.
  */
-export function createH2Server(limits: Limits): http2.Http2Server {
+/** @param initialWindowSize SETTINGS_INITIAL_WINDOW_SIZE (RFC 9113 §6.5.2); undefined keeps 65,535. */
+export function createH2Server(limits: Limits, initialWindowSize?: number): http2.Http2Server {
   return http2.createServer({
     settings: {
       // RFC 8441 §3: without this setting clients must not send extended CONNECT.
       enableConnectProtocol: true,
       maxConcurrentStreams: limits.maxStreamsPerConnection,
       maxHeaderListSize: limits.maxHeaderListSize,
-      initialWindowSize: flowControlWindows(limits.maxBufferedBytesPerTunnel).stream,
+      ...(initialWindowSize !== undefined && { initialWindowSize }),
     },
     maxHeaderListSize: limits.maxHeaderListSize,
     // Node's defaults end a session with GOAWAY after 1000 resets at 33/s. Browsers and
@@ -153,13 +154,4 @@ function keepAlive(session: http2.Http2Session, intervalMs: number): ReturnType<
   }, intervalMs);
   (timer as { unref?: () => void }).unref?.();
   return timer;
-}
-
-/** RFC 9113 §6.9: the connection window starts at 65,535 whatever SETTINGS say; raise it. */
-function raiseConnectionWindow(session: http2.Http2Session, size: number): void {
-  try {
-    session.setLocalWindowSize(size);
-  } catch {
-    // A session already closing: nothing to raise.
-  }
 }

@@ -27,3 +27,15 @@ export function flowControlWindows(maxBufferedBytesPerTunnel: number): FlowContr
   const connection = Math.min(MAX_WINDOW, stream * STREAMS_PER_CONNECTION_WINDOW);
   return { stream, connection };
 }
+
+/**
+ * RFC 9113 §6.9.2: a connection's window starts at 65,535 whatever SETTINGS say; this raises
+ * the receive side to `size` with a WINDOW_UPDATE on stream 0.
+ */
+export function raiseConnectionWindow(session: { setLocalWindowSize(size: number): void }, size: number): void {
+  try {
+    session.setLocalWindowSize(size);
+  } catch {
+    // A session already closing: nothing to raise.
+  }
+}

@@ -1,9 +1,8 @@
 import http from 'node:http';
 import type net from 'node:net';
-import type tls from 'node:tls';
 import type { GatewayOptions } from '../config/options.ts';
 import { createH2Server, type IncomingHttpHeaders, type ServerHttp2Stream, SessionRegistry } from '../h2/server.ts';
-import { h1AcceptHead, h1ErrorResponse, h2AcceptHeaders, type ResponseFields } from '../handshake/client-response.ts';
+import type { ResponseFields } from '../handshake/client-response.ts';
 import { validateExtendedConnect } from '../handshake/extended-connect.ts';
 import { validateH1Upgrade } from '../handshake/h1-upgrade.ts';
 import { splitList } from '../handshake/headers.ts';
@@ -11,95 +10,38 @@ import type { WebSocketRequest } from '../handshake/websocket-request.ts';
 import { RouteTable } from '../routing/route-table.ts';
 import { capabilities } from '../runtime/capabilities.ts';
 import { H2wsError } from '../errors.ts';
-import { OUTCOME_ERROR_CODE, REFUSED, type Outcome } from '../tunnel/outcomes.ts';
+import { OUTCOME_ERROR_CODE, REFUSED } from '../tunnel/outcomes.ts';
 import type { TunnelSummary } from '../tunnel/relay.ts';
 import type { OpenTunnel } from '../tunnel/open-tunnel.ts';
+import { watchIdle } from '../tunnel/idle-timeout.ts';
 import { generateKey } from '../handshake/accept.ts';
 import { flowControlWindows } from '../h2/windows.ts';
-import { passThroughHeaders } from '../handshake/client-response.ts';
 import { checkAccess } from '../handshake/access.ts';
 import { H2UpgradedStream } from '../h2/upgraded-stream.ts';
-import { H2SessionPool } from '../h2/client-pool.ts';
+import { H2SessionPool, type PoolWindows } from '../h2/client-pool.ts';
 import { resetStream } from '../h2/resets.ts';
 import { acceptWebSocket } from '../websocket/accept.ts';
-import { attachRequest, claimEndpoint, type Endpoint, type InProcessRoute, routeEndpoint } from '../websocket/endpoint.ts';
+import { attachRequest, claimEndpoint, type Endpoint, routeEndpoint } from '../websocket/endpoint.ts';
 import { offerUpgrade } from '../websocket/hono.ts';
 import { keepAlive } from '../websocket/keepalive.ts';
-import { type PeerInfo, upgradeFetchRequest, upgradeMessage } from '../websocket/upgrade-request.ts';
+import { upgradeFetchRequest } from '../websocket/upgrade-request.ts';
 import { InProcessTunnel } from './in-process.ts';
 import { ADMIN_PATHS, adminApp, type AdminView, type StatusSnapshot } from './admin.ts';
 import { Telemetry } from './telemetry.ts';
+import type { AuthorizeHook, GatewayHooks, TunnelClosedEvent, TunnelEvent } from './gateway-hooks.ts';
+
+export type { AuthorizeHook, AuthorizeInfo, GatewayHooks, TunnelClosedEvent, TunnelEvent } from './gateway-hooks.ts';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.ts';
 import type { Logger } from '../log/logger.ts';
 import { runtimeVersion } from '../runtime/detect.ts';
 import { defaultApp } from './app.ts';
-import { bridge, type ClientHandle } from './bridge.ts';
-import type { Duplex } from 'node:stream';
+import { refusalFrom } from './app-refusal.ts';
+import { bridge } from './bridge.ts';
 import { type FetchHandler, serveH1, serveH2 } from './fetch-adapter.ts';
 import { createFrontListener, type FrontListener } from './listener.ts';
+import { createH1Server } from './h1-server.ts';
 import { selfSignedCertificate } from './self-signed.ts';
-import { h2StreamEnd, socketEnd } from './tunnel-ends.ts';
-
-/** The outcome of one WebSocket handshake, for logs and metrics. */
-export interface TunnelEvent {
-  readonly transport: 'h2' | 'h1';
-  readonly path: string;
-  readonly route: string | undefined;
-  readonly outcome: Outcome;
-  readonly status?: number;
-  readonly message?: string;
-  /** For every outcome but "ok": the error, with its stable code and status or h2 code. */
-  readonly error?: H2wsError;
-}
-
-/** An open tunnel that has ended: how, and how much it carried. */
-export interface TunnelClosedEvent extends TunnelSummary {
-  readonly transport: 'h2' | 'h1';
-  readonly path: string;
-  readonly route: string;
-  /** The client's address as h2ws saw it. */
-  readonly client: string;
-  /** The backend's URL, or "in-process" for a WebSocket the application handled. */
-  readonly backend: string;
-}
-
-/** Where a handshake is going, for `authorize`. */
-export interface AuthorizeInfo {
-  /** The route prefix, or undefined when the handshake goes to the app's fetch handler. */
-  readonly route: string | undefined;
-  readonly transport: 'h2' | 'h1';
-  /** The client's address. */
-  readonly client: string;
-}
-
-export type AuthorizeHook = (request: Request, info: AuthorizeInfo) => boolean | void | Response | Promise<boolean | void | Response>;
-
-export interface GatewayHooks {
-  /**
-   * Plain HTTP requests, and WebSocket handshakes that no route takes (a Hono app claims
-   * those with `upgradeWebSocket`). Default: 404 for everything.
-   */
-  readonly fetch?: FetchHandler;
-  /** Routes handled in-process, by path prefix; they share the longest-prefix table with `options.routes`. */
-  readonly inProcess?: Readonly<Record<string, InProcessRoute>>;
-  /**
-   * Receives each log record as one line (JSON unless `options.log.format` says "pretty"),
-   * without a line feed. Default: stderr, readable when it is a terminal and JSON otherwise.
-   */
-  readonly log?: (line: string) => void;
-  /**
-   * Decides who may open a WebSocket, after the route's access rules have passed. It sees the
-   * handshake as a WHATWG Request (a GET with `Upgrade: websocket` on either transport).
-   * Return true (or nothing) to allow; false to deny with 403; or a Response to deny with
-   * its status, headers and small body (a 401 with `www-authenticate` reaches browsers as is).
-   * A 2xx Response counts as allow.
-   */
-  readonly authorize?: AuthorizeHook;
-  /** Called once per handshake outcome. */
-  readonly onTunnel?: (event: TunnelEvent) => void;
-  /** Called when an open tunnel has closed on both sides. */
-  readonly onTunnelClosed?: (event: TunnelClosedEvent) => void;
-}
+import { h1Client, h2Client, type InProcessClient, refuseH1, respondH2 } from './client-handles.ts';
 
 const SHUTDOWN_GRACE_MS = 1_000;
 
@@ -121,6 +63,8 @@ export class Gateway {
   readonly #authorize: AuthorizeHook | undefined;
   readonly #onTunnelClosed: ((event: TunnelClosedEvent) => void) | undefined;
   readonly #tunnels = new Map<OpenTunnel, TunnelAbout | undefined>();
+  /** HTTP/2 receive windows (RFC 9113 §6.9), toward clients and on backend sessions alike. */
+  readonly #windows: PoolWindows;
   #handshakes = 0;
   #idleWaiters: Array<() => void> = [];
   #front!: FrontListener;
@@ -132,6 +76,9 @@ export class Gateway {
 
   private constructor(options: GatewayOptions, hooks: GatewayHooks, role: 'main' | 'admin') {
     this.options = options;
+    const windows = flowControlWindows(options.limits.maxBufferedBytesPerTunnel);
+    // Bun keeps the protocol's connection window (runtime/capabilities.ts).
+    this.#windows = { stream: windows.stream, ...(capabilities.raiseConnectionWindow && { connection: windows.connection }) };
     const local = Object.entries(hooks.inProcess ?? {}).map(([prefix, route]) => {
       const own = typeof route === 'object' && 'handler' in route ? route.access : undefined;
       const access = own === undefined ? options.access : { ...options.access, ...own };
@@ -143,12 +90,7 @@ export class Gateway {
     // On Deno a pooled session is retired after 128 streams, so that a backend's GOAWAY never
     // lands on a busy one (Deno's node:http2 aborts then, runtime/capabilities.ts).
     // Backend→client bytes arrive on these sessions: the same windows as toward clients.
-    const windows = flowControlWindows(options.limits.maxBufferedBytesPerTunnel);
-    this.#backendPool = new H2SessionPool({
-      connectTimeoutMs: options.timeouts.backendConnectMs,
-      streamsPerSession: capabilities.streamsPerSession,
-      windows: { stream: windows.stream, ...(capabilities.raiseConnectionWindow && { connection: windows.connection }) },
-    });
+    this.#backendPool = new H2SessionPool({ connectTimeoutMs: options.timeouts.backendConnectMs, streamsPerSession: capabilities.streamsPerSession, windows: this.#windows });
     this.#telemetry = new Telemetry(options.routes.map((r) => r.prefix).concat(local.map((r) => r.prefix)), options.log, hooks.log);
     const admin = role === 'main' && (options.admin.metrics || options.admin.status || options.admin.listen === undefined) ? adminApp(this.#adminView(), options.admin).fetch : undefined;
     this.#admin = options.admin.listen === undefined ? admin : undefined;
@@ -270,7 +212,7 @@ export class Gateway {
       tlsFiles = 'selfSigned' in this.options.tls ? await selfSignedCertificate() : this.options.tls;
       this.#secure = true;
     }
-    const h2 = createH2Server(limits);
+    const h2 = createH2Server(limits, this.#windows.stream);
     const { metrics } = this.#telemetry;
     this.#sessions = new SessionRegistry(h2, timeouts.pingIntervalMs, capabilities.streamsPerSession, {
       sessionOpened: () => metrics.sessionOpened('h2'),
@@ -278,48 +220,21 @@ export class Gateway {
       goaway: (code, side) => metrics.goaway(code, side),
       reset: (code, side) => metrics.reset(code, side),
       rapidReset: (client) => this.#telemetry.logger.warn('rapid_reset', { client: client ?? 'unknown', message: 'the client reset streams faster than allowed; sent GOAWAY ENHANCE_YOUR_CALM and closed the connection' }),
-    }, capabilities.raiseConnectionWindow ? flowControlWindows(limits.maxBufferedBytesPerTunnel).connection : undefined);
+    }, this.#windows.connection);
     h2.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => this.#onStream(stream, headers));
 
-    // Slowloris on HTTP/1.1: node's headersTimeout is driven by a timer that only runs on a
-    // listening server, and this one is fed with emit('connection'), so h2ws times the first
-    // request head itself.
-    const headDeadlines = new WeakMap<net.Socket, () => void>();
-    const headArrived = (socket: net.Socket) => headDeadlines.get(socket)?.();
-    this.#h1 = http.createServer({ maxHeaderSize: limits.maxHeaderListSize }, (req, res) => {
-      headArrived(req.socket);
-      void serveH1(req, res, this.#scheme, this.#plainHandler(req.url ?? '/'));
+    const h1 = createH1Server(limits, timeouts.handshakeMs, {
+      request: (req, res) => void serveH1(req, res, this.#scheme, this.#plainHandler(req.url ?? '/')),
+      upgrade: (req, socket, head) => this.#onUpgrade(req, socket, head),
     });
-    this.#h1.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
-      headArrived(socket);
-      this.#onUpgrade(req, socket, head);
-    });
-    // HTTP/1.1 CONNECT: h2ws is not a forward proxy (design table: 501).
-    this.#h1.on('connect', (_req: http.IncomingMessage, socket: net.Socket) => {
-      headArrived(socket);
-      socket.on('error', noop);
-      socket.end(h1ErrorResponse(501, {}, 'h2ws is not a forward proxy\n'));
-    });
-    this.#h1.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-      // RFC 6585 §5: a head over limits.maxHeaderListSize is 431; anything else unparsable is 400.
-      const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
-      if (socket.writable) socket.end(tooLarge ? h1ErrorResponse(431, {}, 'request header fields too large\n') : h1ErrorResponse(400, {}, 'malformed HTTP/1.1 request\n'));
-      else socket.destroy();
-    });
+    this.#h1 = h1.server;
 
     this.#front = createFrontListener(tlsFiles, {
       h2: (socket) => h2.emit('connection', socket),
       h1: (socket) => {
-        const timer = setTimeout(() => socket.destroy(), timeouts.handshakeMs);
-        const clear = () => {
-          clearTimeout(timer);
-          headDeadlines.delete(socket);
-        };
-        headDeadlines.set(socket, clear);
-        socket.once('close', clear);
         metrics.sessionOpened('h1');
         socket.once('close', () => metrics.sessionClosed('h1'));
-        this.#h1.emit('connection', socket);
+        h1.accept(socket);
       },
     }, timeouts.handshakeMs);
     const { server } = this.#front;
@@ -381,25 +296,7 @@ export class Gateway {
       this.#report({ transport: 'h2', client: peerAddress, path, route: undefined, outcome: rejection.outcome, status: rejection.status, message: rejection.message, ...(rejection.h2Code !== undefined && { h2Code: rejection.h2Code }) });
       return;
     }
-    const controller = new AbortController();
-    const onClose = () => controller.abort();
-    stream.once('close', onClose);
-    const socket = stream.session?.socket;
-    const peer: PeerInfo = { remoteAddress: socket?.remoteAddress, remotePort: socket?.remotePort, encrypted: this.#secure };
-    this.#open(checked.request, {
-      forwarded: { clientAddress: socket?.remoteAddress ?? 'unknown', proto: this.#secure ? 'https' : 'http' },
-      signal: controller.signal,
-      accept: (negotiated) => {
-        stream.removeListener('close', onClose);
-        stream.respond(h2AcceptHeaders(negotiated));
-        return h2StreamEnd(stream);
-      },
-      refuse: (status, hdrs, body) => respondH2(stream, status, hdrs, body),
-      upgrade: (key) => {
-        stream.removeListener('close', onClose);
-        return { socket: new H2UpgradedStream(stream), head: EMPTY, message: upgradeMessage(checked.request, key, peer) };
-      },
-    });
+    this.#open(checked.request, h2Client(stream, checked.request, this.#secure));
   }
 
   #onUpgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer): void {
@@ -408,10 +305,7 @@ export class Gateway {
     socket.setNoDelay(true);
     const path = req.url ?? '';
     const peerAddress = socket.remoteAddress ?? 'unknown';
-    const refuse = (status: number, headers: ResponseFields, body: Uint8Array | string) => {
-      if (socket.writable) socket.end(h1ErrorResponse(status, headers, body));
-      socket.destroySoon?.();
-    };
+    const refuse = (status: number, headers: ResponseFields, body: Uint8Array | string) => refuseH1(socket, status, headers, body);
     if (!splitList(req.headers.upgrade, true).includes('websocket')) {
       refuse(400, {}, `upgrade to "${req.headers.upgrade}" is not supported; h2ws upgrades to websocket only\n`);
       this.#report({ transport: 'h1', client: peerAddress, path, route: undefined, outcome: 'rejected', status: 400 });
@@ -429,25 +323,7 @@ export class Gateway {
       this.#report({ transport: 'h1', client: peerAddress, path, route: undefined, outcome: rejection.outcome, status: rejection.status, message: rejection.message });
       return;
     }
-    const controller = new AbortController();
-    const onClose = () => controller.abort();
-    socket.once('close', onClose);
-    const clientKey = checked.request.clientKey!;
-    this.#open(checked.request, {
-      forwarded: { clientAddress: socket.remoteAddress ?? 'unknown', proto: (socket as tls.TLSSocket).encrypted ? 'https' : 'http' },
-      signal: controller.signal,
-      initial: head,
-      accept: (negotiated) => {
-        socket.removeListener('close', onClose);
-        socket.write(h1AcceptHead(clientKey, negotiated), 'latin1');
-        return socketEnd(socket);
-      },
-      refuse,
-      upgrade: () => {
-        socket.removeListener('close', onClose);
-        return { socket, head, message: req };
-      },
-    });
+    this.#open(checked.request, h1Client(req, socket, head, checked.request));
   }
 
   /**
@@ -498,8 +374,8 @@ export class Gateway {
       if (verdict === false) {
         this.#deny(request, client, route, 403, {}, 'forbidden\n');
       } else if (verdict instanceof Response && (verdict.status < 200 || verdict.status > 299)) {
-        const body = await readSmallBody(verdict);
-        this.#deny(request, client, route, verdict.status, passThroughHeaders(headerRecord(verdict.headers)), body, verdict.status >= 500 ? 'rejected' : 'forbidden');
+        const { headers, body } = await refusalFrom(verdict);
+        this.#deny(request, client, route, verdict.status, headers, body, verdict.status >= 500 ? 'rejected' : 'forbidden');
       } else {
         this.#route(request, client, match, fetchRequest);
       }
@@ -577,7 +453,7 @@ export class Gateway {
     const { timeouts } = this.options;
     this.#tunnels.set(tunnel, internal ? undefined : about);
     if (!internal) this.#telemetry.metrics.tunnelOpened(about.route, about.transport);
-    if (timeouts.idleMs > 0) watchIdle(tunnel, timeouts.idleMs);
+    if (timeouts.idleMs > 0) watchIdle(tunnel, timeouts.idleMs, SHUTDOWN_GRACE_MS);
     if (this.draining) tunnel.shutdown(1001, 'going away', SHUTDOWN_GRACE_MS);
     void tunnel.closed.then((summary) => {
       this.#tunnels.delete(tunnel);
@@ -626,8 +502,8 @@ export class Gateway {
       this.#handshakes--;
       if (!client.signal.aborted) {
         const status = response.status < 300 ? 404 : response.status;
-        const body = status === response.status ? await readSmallBody(response) : `no WebSocket at ${request.path.split('?')[0]}\n`;
-        client.refuse(status, status === response.status ? passThroughHeaders(headerRecord(response.headers)) : {}, body);
+        const answer = status === response.status ? await refusalFrom(response) : { headers: {}, body: `no WebSocket at ${request.path.split('?')[0]}\n` };
+        client.refuse(status, answer.headers, answer.body);
         this.#report({ transport: request.transport, client: client.forwarded.clientAddress, path: request.path, route: undefined, outcome: status === 403 ? 'forbidden' : 'rejected', status });
       }
       this.#checkIdle();
@@ -716,58 +592,5 @@ type TunnelAbout = Omit<TunnelClosedEvent, keyof TunnelSummary>;
 
 /** The status page's WebSocket. */
 const STATUS_SOCKET_PATH = '/status/ws';
-
-/** The upgraded byte stream handed to ws: a TCP socket for HTTP/1.1, an h2 stream view for RFC 8441. */
-interface UpgradedClient {
-  readonly socket: Duplex;
-  /** Bytes the client sent after its handshake (HTTP/1.1 only). */
-  readonly head: Buffer;
-  /** The handshake as node's IncomingMessage: the real one on HTTP/1.1, rebuilt on HTTP/2. */
-  readonly message: object;
-}
-
-/** A client handle that can also be upgraded in-process. */
-interface InProcessClient extends ClientHandle {
-  /** Takes over the client's connection; `key` fills Sec-WebSocket-Key where HTTP/2 has none. */
-  upgrade(key: string): UpgradedClient;
-}
-
-const EMPTY = Buffer.alloc(0);
-
-function headerRecord(headers: Headers): Record<string, string> {
-  const out: Record<string, string> = {};
-  headers.forEach((value, name) => (out[name] = value));
-  return out;
-}
-
-/** The body of an app's answer to a handshake, when it is small enough to pass on. */
-async function readSmallBody(response: Response): Promise<Uint8Array> {
-  const length = Number(response.headers.get('content-length') ?? NaN);
-  if (response.body === null || length > 64 * 1024) return EMPTY;
-  try {
-    const bytes = new Uint8Array(await response.arrayBuffer());
-    return bytes.length > 64 * 1024 ? EMPTY : bytes;
-  } catch {
-    return EMPTY;
-  }
-}
-
-function respondH2(stream: ServerHttp2Stream, status: number, headers: ResponseFields, body: Uint8Array | string): void {
-  if (stream.closed || stream.destroyed || stream.headersSent) return;
-  const payload = typeof body === 'string' ? Buffer.from(body) : body;
-  stream.respond({ ':status': status, 'content-type': 'text/plain; charset=utf-8', ...(headers as Record<string, string | string[]>), 'content-length': payload.length });
-  stream.end(payload);
-}
-
-/** Idle timeout: no bytes either way for `idleMs` closes the tunnel with 1001. */
-function watchIdle(tunnel: OpenTunnel, idleMs: number): void {
-  let last = tunnel.bytesToBackend + tunnel.bytesToClient;
-  const timer = setInterval(() => {
-    const now = tunnel.bytesToBackend + tunnel.bytesToClient;
-    if (now === last) tunnel.shutdown(1001, 'idle timeout', SHUTDOWN_GRACE_MS);
-    last = now;
-  }, idleMs);
-  void tunnel.closed.then(() => clearInterval(timer));
-}
 
 function noop(): void {}

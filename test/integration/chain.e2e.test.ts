@@ -12,8 +12,8 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { type ClientWebSocket, connect, H2SessionPool } from '../../mod.ts';
-import { type EchoBackend, type RawBackend, refusedPort, startEchoBackend, startRawBackend } from '../helpers/backends.ts';
+import { connect, H2SessionPool } from '../../mod.ts';
+import { type EchoBackend, type RawBackend, type RawConnection, refusedPort, startEchoBackend, startRawBackend } from '../helpers/backends.ts';
 import { type GatewayProcess, RUNTIMES, startGateway } from '../helpers/gateway-process.ts';
 import { clientFrame, connectH2, eventually, FrameSink, type H2Client, once, openTunnel, serverFrame } from '../helpers/h2-client.ts';
 import { FrameType, RawH2 } from '../helpers/raw-h2.ts';
@@ -81,6 +81,15 @@ function closeWith(ws: WebSocket, code = 1000): Promise<number> {
     ws.once('close', (c: number) => resolve(c));
     ws.close(code);
   });
+}
+
+/** Opens a tunnel to the raw backend with `open` and accepts it there once it arrives. */
+async function acceptedAtRaw<T>(open: () => Promise<T>): Promise<{ conn: RawConnection; opened: T }> {
+  const next = raw.next();
+  const pending = open();
+  const conn = await next;
+  conn.accept();
+  return { conn, opened: await pending };
 }
 
 describe.each(RUNTIMES)('client → A → B → ws backend, gateways under %s', (runtime) => {
@@ -175,11 +184,7 @@ describe.each(RUNTIMES)('client → A → B → ws backend, gateways under %s', 
   });
 
   it('client END_STREAM → backend FIN, and the backend’s data still reaches the client; then backend FIN → END_STREAM', async () => {
-    const next = raw.next();
-    const pending = openTunnel(client, '/raw');
-    const conn = await next;
-    conn.accept();
-    const res = await pending;
+    const { conn, opened: res } = await acceptedAtRaw(() => openTunnel(client, '/raw'));
     expect(res.status).toBe(200);
     const sink = new FrameSink(false);
     res.stream.on('data', (d: Buffer) => sink.write(d));
@@ -196,11 +201,7 @@ describe.each(RUNTIMES)('client → A → B → ws backend, gateways under %s', 
   });
 
   it('backend FIN → END_STREAM to the client, and the client’s data still reaches the backend', async () => {
-    const next = raw.next();
-    const pending = openTunnel(client, '/raw');
-    const conn = await next;
-    conn.accept();
-    const res = await pending;
+    const { conn, opened: res } = await acceptedAtRaw(() => openTunnel(client, '/raw'));
     expect(res.status).toBe(200);
     const sink = new FrameSink(false);
     res.stream.on('data', (d: Buffer) => sink.write(d));
@@ -243,11 +244,7 @@ describe.each(RUNTIMES)('client → A → B → ws backend, gateways under %s', 
 
   it('connect()’s abort (terminate) → RST_STREAM(CANCEL) all the way: the backend sees a TCP reset, not FIN', async () => {
     const bBefore = await sample(b, CANCEL_RECEIVED);
-    const next = raw.next();
-    const pending = connect(url('/raw'), { pool });
-    const conn = await next;
-    conn.accept();
-    const ws = await pending;
+    const { conn, opened: ws } = await acceptedAtRaw(() => connect(url('/raw'), { pool }));
     expect(ws.transport).toBe('h2');
     ws.send('about to vanish');
     await eventually(() => conn.received().length > 0, 5000, 'a frame at the backend');
@@ -261,11 +258,7 @@ describe.each(RUNTIMES)('client → A → B → ws backend, gateways under %s', 
   // it received from B straight through.
   it('backend TCP reset → RST_STREAM(CONNECT_ERROR) at an h2 client; close 1006 at connect()', async () => {
     {
-      const next = raw.next();
-      const pending = openTunnel(client, '/raw');
-      const conn = await next;
-      conn.accept();
-      const res = await pending;
+      const { conn, opened: res } = await acceptedAtRaw(() => openTunnel(client, '/raw'));
       expect(res.status).toBe(200);
       const closed = new Promise((r) => res.stream.once('close', r));
       conn.socket.resetAndDestroy();
@@ -273,11 +266,7 @@ describe.each(RUNTIMES)('client → A → B → ws backend, gateways under %s', 
       expect(res.stream.rstCode).toBe(H2.NGHTTP2_CONNECT_ERROR);
     }
     {
-      const next = raw.next();
-      const pending = connect(url('/raw'), { pool });
-      const conn = await next;
-      conn.accept();
-      const ws: ClientWebSocket = await pending;
+      const { conn, opened: ws } = await acceptedAtRaw(() => connect(url('/raw'), { pool }));
       const closed = new Promise<number>((resolve) => ws.once('close', (code: number) => resolve(code)));
       conn.socket.resetAndDestroy();
       expect(await closed).toBe(1006);

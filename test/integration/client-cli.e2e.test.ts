@@ -10,10 +10,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import type http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import selfsigned from 'selfsigned';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WebSocket } from 'ws';
 import { type Gateway, serve, WebSocketServer } from '../../mod.ts';
+import { localhostCertificate } from '../helpers/certs.ts';
 import { type EchoBackend, startEchoBackend } from '../helpers/backends.ts';
 import { RUNTIMES, type RuntimeName, runtimeCommand } from '../helpers/gateway-process.ts';
 
@@ -75,12 +75,7 @@ const routes = () => ({
 });
 
 beforeAll(async () => {
-  const pems = await selfsigned.generate([{ name: 'commonName', value: 'localhost' }], {
-    keySize: 2048,
-    algorithm: 'sha256',
-    notAfterDate: new Date(Date.now() + 86_400_000),
-    extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] }],
-  } as never);
+  const pems = await localhostCertificate();
   caFile = path.join(mkdtempSync(path.join(tmpdir(), 'h2ws-client-cli-')), 'ca.pem');
   writeFileSync(caFile, pems.cert);
   [gw, tlsGw, plain] = await Promise.all([

@@ -10,11 +10,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import http2 from 'node:http2';
 import type net from 'node:net';
-import selfsigned from 'selfsigned';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as wsModule from 'ws';
 import { WebSocketServer as WsServer } from 'ws';
 import { type Gateway, serve, type WebSocketStream } from '../../mod.ts';
+import { localhostCertificate } from '../helpers/certs.ts';
 import { type EchoBackend, type RawBackend, refusedPort, startEchoBackend, startRawBackend } from '../helpers/backends.ts';
 import { RUNTIMES, type RuntimeName, scriptCommand } from '../helpers/gateway-process.ts';
 import { connectH2, eventually, openTunnel, serverFrame } from '../helpers/h2-client.ts';
@@ -209,12 +209,7 @@ let tricky: BareServer;
 let refused: number;
 
 beforeAll(async () => {
-  const pems = await selfsigned.generate([{ name: 'commonName', value: 'localhost' }], {
-    keySize: 2048,
-    algorithm: 'sha256',
-    notAfterDate: new Date(Date.now() + 86_400_000),
-    extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] }],
-  } as never);
+  const pems = await localhostCertificate();
   certPem = pems.cert;
 
   const routes = {
