@@ -92,8 +92,9 @@ describe.each(RUNTIMES)('design table under %s', (runtime) => {
       for (let i = 0; i + 6 <= settings.payload.length; i += 6) params.set(settings.payload.readUInt16BE(i), settings.payload.readUInt32BE(i + 2));
       expect(params.get(0x4)).toBe(1_048_576 / 2); // SETTINGS_INITIAL_WINDOW_SIZE; the default limit is 1 MiB
       // The connection window starts at 65,535 whatever SETTINGS say (§6.9.2); a WINDOW_UPDATE on stream 0
-      // raises it. Not on Bun, whose connection stalls after setLocalWindowSize (runtime/capabilities.ts).
-      if (runtime === 'bun') {
+      // raises it. Only on Node: Bun's connection stalls after setLocalWindowSize, and Deno's nghttp2
+      // binding aborted more often with it (runtime/capabilities.ts).
+      if (runtime !== 'node') {
         await new Promise((r) => setTimeout(r, 200));
         expect(raw.frames.filter((f) => f.type === FrameType.WINDOW_UPDATE && f.streamId === 0)).toEqual([]);
       } else {
