@@ -23,8 +23,9 @@ export interface RuntimeCapabilities {
    * §6.9)? On Bun 1.4 the call succeeds, but afterwards multi-megabyte transfers over the
    * connection stall (the design-table suite's 4 MiB and backpressure cases time out). On Deno
    * 2.9 it works, but with it the fault suite's Deno gateway aborted in nghttp2
-   * (find_stream_on_goaway_func) in two runs of six, where it had never aborted before; that
-   * abort is a known Deno bug, and a raised window is not worth more exposure to it. On both
+   * (find_stream_on_goaway_func) in two runs of six, where it had never aborted before. The
+   * link is not proven (the benchmark's Deno gateway hits that abort with either setting),
+   * but a raised window is not worth more exposure to a known crash. On both
    * the connection window stays at the protocol default; stream windows still grow.
    */
   readonly raiseConnectionWindow: boolean;
