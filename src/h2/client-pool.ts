@@ -1,12 +1,9 @@
 import http2 from 'node:http2';
-import { raiseConnectionWindow } from './windows.ts';
+import { type FlowControlWindows, raiseConnectionWindow } from './windows.ts';
 import { H2ErrorCode } from './error-codes.ts';
 
-/** Receive windows for a pool's sessions (RFC 9113 §6.9). */
-export interface PoolWindows {
-  readonly stream?: number;
-  readonly connection?: number;
-}
+/** Receive windows for a pool's sessions (RFC 9113 §6.9); either one left out keeps 65,535. */
+export type PoolWindows = Partial<FlowControlWindows>;
 
 /** TLS options for connections h2ws opens as a client. */
 export interface ClientTlsOptions {

@@ -9,8 +9,9 @@ export type { Http2Server, Http2Session, ServerHttp2Stream, IncomingHttpHeaders 
 /**
  * The HTTP/2 side: the only code that creates node:http2 objects. Sessions arrive through
  * `connection` events from the front listener, whether TLS (ALPN h2) or cleartext h2c.
+ *
+ * @param initialWindowSize SETTINGS_INITIAL_WINDOW_SIZE (RFC 9113 §6.5.2); undefined keeps 65,535.
  */
-/** @param initialWindowSize SETTINGS_INITIAL_WINDOW_SIZE (RFC 9113 §6.5.2); undefined keeps 65,535. */
 export function createH2Server(limits: Limits, initialWindowSize?: number): http2.Http2Server {
   return http2.createServer({
     settings: {
@@ -57,8 +58,8 @@ export class SessionRegistry {
    * @param streamsPerSession after this many streams a session gets GOAWAY(NO_ERROR): its
    *   open streams go on and the client opens a new connection for more (a runtime
    *   workaround, see runtime/capabilities.ts).
+   * @param connectionWindow the receive window to raise each connection to; undefined keeps 65,535.
    */
-  /** @param connectionWindow the receive window to raise each connection to; undefined keeps 65,535. */
   constructor(server: http2.Http2Server, pingIntervalMs: number, streamsPerSession: number, observer?: SessionObserver, connectionWindow?: number) {
     this.#observer = observer;
     server.on('session', (session) => {

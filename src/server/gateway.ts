@@ -77,7 +77,7 @@ export class Gateway {
   private constructor(options: GatewayOptions, hooks: GatewayHooks, role: 'main' | 'admin') {
     this.options = options;
     const windows = flowControlWindows(options.limits.maxBufferedBytesPerTunnel);
-    // Bun keeps the protocol's connection window (runtime/capabilities.ts).
+    // Deno and Bun keep the protocol's connection window (runtime/capabilities.ts).
     this.#windows = { stream: windows.stream, ...(capabilities.raiseConnectionWindow && { connection: windows.connection }) };
     const local = Object.entries(hooks.inProcess ?? {}).map(([prefix, route]) => {
       const own = typeof route === 'object' && 'handler' in route ? route.access : undefined;
@@ -399,7 +399,7 @@ export class Gateway {
 
   /** Sends an admitted handshake where its route says: a backend, an in-process handler, or the app. */
   #route(request: WebSocketRequest, client: InProcessClient, match: ReturnType<RouteTable<Endpoint>['match']>, fetchRequest: Request | undefined): void {
-    if (!(match !== undefined && 'backendPath' in match)) {
+    if (match === undefined || !('backendPath' in match)) {
       // Handled here: the in-process WebSocket needs a Sec-WebSocket-Key (HTTP/2 requests
       // carry none, RFC 8441 §5); one the authorize hook saw is reused. A bridged tunnel's
       // key is made by the backend handshake instead.
