@@ -25,6 +25,7 @@ export { upgradeWebSocket, type UpgradeWebSocketOptions } from './src/websocket/
 export { WebSocketServer, type WebSocketServerOptions } from './src/websocket/server.ts';
 export { type ClientWebSocket, type ClientWebSocketStream, connect, type ConnectOptions, connectStream, defaultPool } from './src/client/connect.ts';
 export { type ClientTlsOptions, H2SessionPool, type PoolWindows, type TunnelOpen } from './src/h2/client-pool.ts';
+export type { H2Stream, StreamCallbacks, StreamClose } from './src/h2/stream.ts';
 export { WebSocketStream, type WebSocketCloseInfo, type WebSocketCloseOptions, type WebSocketMessage } from './src/websocket/stream.ts';
 export type { InProcessRoute, WebSocketServerLike, WebSocketStreamHandler } from './src/websocket/endpoint.ts';
 export { DEFAULT_MAX_PAYLOAD, DEFAULT_WEBSOCKET_PING_INTERVAL_MS, type WebSocketOptions } from './src/websocket/options.ts';

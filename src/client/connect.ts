@@ -2,11 +2,11 @@ import { WebSocket } from 'ws';
 import { ErrorCode, H2wsError } from '../errors.ts';
 import { H2ErrorCode } from '../h2/error-codes.ts';
 import { type ClientTlsOptions, H2SessionPool } from '../h2/client-pool.ts';
-import { cancelStream } from '../h2/resets.ts';
 import { WEBSOCKET_VERSION } from '../handshake/extended-connect.ts';
 import { HOP_BY_HOP, isToken } from '../handshake/headers.ts';
 import { DEFAULT_MAX_PAYLOAD } from '../websocket/options.ts';
 import { WebSocketStream } from '../websocket/stream.ts';
+import { H2Socket } from './h2-socket.ts';
 
 /** Options for `connect` and `connectStream`. */
 export interface ConnectOptions extends ClientTlsOptions {
@@ -141,7 +141,7 @@ async function connectH2(target: Target, protocols: readonly string[], options: 
     throw new H2wsError(ErrorCode.HANDSHAKE, signal.aborted ? `the WebSocket handshake with ${target.url.href} did not finish in time` : `cannot open a WebSocket to ${target.url.href}: ${opened.message}`);
   }
   if (opened.kind === 'status') {
-    opened.stream.close(H2ErrorCode.CANCEL);
+    opened.stream.reset(H2ErrorCode.CANCEL);
     throw new H2wsError(ErrorCode.HANDSHAKE, `${target.url.href} answered the WebSocket handshake with ${opened.status}`, { status: opened.status });
   }
   const { stream, headers } = opened;
@@ -149,26 +149,18 @@ async function connectH2(target: Target, protocols: readonly string[], options: 
   // did not offer, or any extension (none was offered), fails the connection.
   const protocol = typeof headers['sec-websocket-protocol'] === 'string' ? headers['sec-websocket-protocol'] : undefined;
   const fail = (why: string): never => {
-    stream.close(H2ErrorCode.CANCEL);
+    stream.reset(H2ErrorCode.CANCEL);
     throw new H2wsError(ErrorCode.HANDSHAKE, `${target.url.href}: ${why}`);
   };
   if (protocol !== undefined && !protocols.includes(protocol)) fail(`the server chose the subprotocol "${protocol}", which was not offered`);
   if (headers['sec-websocket-extensions'] !== undefined) fail(`the server accepted extensions "${String(headers['sec-websocket-extensions'])}", which were not offered`);
-  // ws aborts with socket.destroy(), which node sends as RST_STREAM(NO_ERROR); an abort is
-  // RST_STREAM(CANCEL) alone (RFC 9113 §8.7, "the stream is no longer needed").
-  const destroy = stream.destroy.bind(stream);
-  let cancelling = false;
-  stream.destroy = (error?: Error) => {
-    if (cancelling || stream.closed || stream.destroyed) return destroy(error);
-    cancelling = true;
-    cancelStream(stream); // comes back here with an abort error, and goes to destroy()
-    return stream;
-  };
+  // ws aborts with socket.destroy(): RST_STREAM(CANCEL) alone (RFC 9113 §8.7), see H2Socket.
+  const socket = new H2Socket(stream);
   const ws = new WebSocket(null as never, undefined, { autoPong: true, maxPendingAutoPongs: 60, closeTimeout: 30_000 } as never);
   // ws runs a server-side socket when it has no URL; this one is the client: it masks what it
   // sends and expects unmasked frames (RFC 6455 §5.1).
   Object.assign(ws, { _isServer: false, _bufferedAmount: 0, _url: target.url.href, _protocol: protocol ?? '' });
-  (ws as unknown as { setSocket(socket: unknown, head: Buffer, options: object): void }).setSocket(stream, EMPTY, {
+  (ws as unknown as { setSocket(socket: unknown, head: Buffer, options: object): void }).setSocket(socket, EMPTY, {
     allowSynchronousEvents: true,
     maxBufferedChunks: 256 * 1024,
     maxFragments: 16 * 1024,

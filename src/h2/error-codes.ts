@@ -1,4 +1,4 @@
-/** HTTP/2 error codes (RFC 9113 §7). Plain values so pure code can use them without node:http2. */
+/** HTTP/2 error codes (RFC 9113 §7). Plain values, no runtime module needed. */
 export const H2ErrorCode = {
   NO_ERROR: 0x0,
   PROTOCOL_ERROR: 0x1,

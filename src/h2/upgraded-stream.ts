@@ -3,8 +3,7 @@ import { h2AcceptHeaders } from '../handshake/client-response.ts';
 import { parseResponseHead } from '../handshake/backend-response.ts';
 import { passThroughHeaders } from '../handshake/client-response.ts';
 import { H2ErrorCode } from './error-codes.ts';
-import { resetStream } from './resets.ts';
-import type { ServerHttp2Stream } from './server.ts';
+import type { H2Stream } from './stream.ts';
 
 /** What the first write (the HTTP/1.1 response head) turned into on the h2 stream. */
 export interface H2Answer {
@@ -13,7 +12,8 @@ export interface H2Answer {
 
 /**
  * An extended CONNECT stream seen as an HTTP/1.1 upgraded socket, so code written for
- * `Upgrade: websocket` (ws's `handleUpgrade`) serves RFC 8441 clients unchanged.
+ * `Upgrade: websocket` (ws's `handleUpgrade`) serves RFC 8441 clients unchanged. Only
+ * in-process WebSockets pay for this Duplex; bridged tunnels use the stream directly.
  *
  * RFC 8441 §5: after a 2xx the stream carries the WebSocket bytes exactly as an upgraded
  * TCP connection would. The first write is the HTTP/1.1 response head; it becomes the
@@ -22,37 +22,53 @@ export interface H2Answer {
  * `destroy()` before a clean end is RST_STREAM CANCEL (RFC 9113 §8.5, abort).
  */
 export class H2UpgradedStream extends Duplex {
-  readonly stream: ServerHttp2Stream;
+  readonly stream: H2Stream;
   /** Set once the first write has been answered on the stream. */
   answer: H2Answer | undefined;
   bytesRead = 0;
   bytesWritten = 0;
   #onAnswer: ((answer: H2Answer) => void) | undefined;
 
-  constructor(stream: ServerHttp2Stream, onAnswer?: (answer: H2Answer) => void) {
+  constructor(stream: H2Stream, onAnswer?: (answer: H2Answer) => void) {
     // allowHalfOpen: END_STREAM from the client must not end our side (RFC 9113 §8.5).
-    super({ allowHalfOpen: true, readableHighWaterMark: stream.readableHighWaterMark, writableHighWaterMark: stream.writableHighWaterMark });
+    super({ allowHalfOpen: true });
     this.stream = stream;
     this.#onAnswer = onAnswer;
     stream.pause();
-    stream.on('data', (chunk: Buffer) => {
+    stream.onData = (chunk) => {
       this.bytesRead += chunk.length;
       // Backpressure: a paused h2 stream stops WINDOW_UPDATEs, so the peer's window closes.
-      if (!this.push(chunk)) stream.pause();
-    });
-    stream.once('end', () => this.push(null));
-    stream.once('close', () => {
-      const clean = (stream.rstCode ?? 0) === H2ErrorCode.NO_ERROR && !stream.aborted;
-      if (!clean || !this.writableFinished) this.destroy();
-    });
+      if (!this.push(asBuffer(chunk))) stream.pause();
+    };
+    // END_STREAM after the handlers of the last DATA have run (a Web Streams echo answers in
+    // later microtasks): ws ends its side as soon as it reads the end.
+    stream.onEnd = () => setImmediate(pushEnd, this);
+    stream.onClose = (close) => {
+      if (close.code !== undefined || !this.writableFinished) this.destroy();
+    };
+    stream.onDrain = () => this.#drained();
+    if (stream.closed) queueMicrotask(() => this.destroy());
+  }
+
+  /** The RST_STREAM code the stream closed with, if it was reset. */
+  get rstCode(): number | undefined {
+    return this.stream.closeInfo?.code;
   }
 
   get remoteAddress(): string | undefined {
-    return this.stream.session?.socket?.remoteAddress;
+    return this.stream.remoteAddress;
+  }
+
+  #pendingWrite: ((error?: Error | null) => void) | undefined;
+
+  #drained(): void {
+    const callback = this.#pendingWrite;
+    this.#pendingWrite = undefined;
+    callback?.();
   }
 
   override _read(): void {
-    if (!this.stream.destroyed) this.stream.resume();
+    this.stream.resume();
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
@@ -61,17 +77,19 @@ export class H2UpgradedStream extends Duplex {
       callback();
       return;
     }
-    if (this.stream.destroyed || this.stream.closed) {
+    const { stream } = this;
+    if (stream.closed || stream.localEnded) {
       callback();
       return;
     }
     this.bytesWritten += chunk.length;
-    this.stream.write(chunk, (err) => callback(err ?? null));
+    if (stream.write(chunk)) callback();
+    else this.#pendingWrite = callback;
   }
 
   override _final(callback: (error?: Error | null) => void): void {
-    if (this.stream.destroyed || this.stream.closed || this.stream.writableEnded) callback();
-    else this.stream.end(() => callback());
+    this.stream.end();
+    callback();
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
@@ -80,7 +98,8 @@ export class H2UpgradedStream extends Duplex {
     const clean = this.writableFinished && this.readableEnded;
     // A rejected handshake has ended its response already; anything else still open is an abort.
     const rejected = this.answer !== undefined && this.answer.status !== 101;
-    if (!clean && !rejected) resetStream(stream, H2ErrorCode.CANCEL);
+    if (!clean && !rejected) stream.reset(H2ErrorCode.CANCEL);
+    this.#drained();
     callback(error);
   }
 
@@ -89,7 +108,7 @@ export class H2UpgradedStream extends Duplex {
     const { stream } = this;
     if (head === undefined || head instanceof Error) {
       this.answer = { status: 500 };
-      resetStream(stream, H2ErrorCode.INTERNAL_ERROR);
+      stream.reset(H2ErrorCode.INTERNAL_ERROR);
     } else if (head.status === 101) {
       this.answer = { status: 101 };
       const protocol = head.headers['sec-websocket-protocol'];
@@ -105,10 +124,19 @@ export class H2UpgradedStream extends Duplex {
       this.answer = { status: head.status };
       const body = bytes.subarray(head.length);
       if (!stream.headersSent && !stream.closed) {
-        stream.respond({ ':status': head.status, ...(passThroughHeaders(head.headers) as Record<string, string | string[]>), 'content-length': body.length });
+        stream.respond({ ':status': head.status, ...passThroughHeaders(head.headers), 'content-length': body.length });
         stream.end(body);
       }
     }
     this.#onAnswer?.(this.answer);
   }
+}
+
+/** ws wants Buffers; a view of the same bytes, no copy. */
+function asBuffer(chunk: Uint8Array): Buffer {
+  return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+}
+
+function pushEnd(socket: H2UpgradedStream): void {
+  socket.push(null);
 }

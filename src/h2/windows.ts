@@ -1,8 +1,8 @@
 /**
  * HTTP/2 flow-control windows (RFC 9113 §5.2, §6.9), chosen from the per-tunnel buffer limit.
  *
- * A paused tunnel holds at most one stream window of client bytes in the runtime's HTTP/2
- * layer, plus what is queued toward the backend (h2ws pauses the stream at half the limit).
+ * A paused tunnel holds at most one stream window of client bytes in its H2Stream, plus what
+ * is queued toward the backend (h2ws pauses the stream at half the limit).
  * A stream window of half the limit keeps the sum within `maxBufferedBytesPerTunnel`, and
  * lets a message of up to that size cross the gateway without waiting for a WINDOW_UPDATE
  * midway; the 65,535-byte default (§6.9.2) stalls every 64 KiB message for a round trip.
@@ -26,16 +26,4 @@ export function flowControlWindows(maxBufferedBytesPerTunnel: number): FlowContr
   const stream = Math.min(MAX_WINDOW, Math.max(DEFAULT_WINDOW, Math.floor(maxBufferedBytesPerTunnel / 2)));
   const connection = Math.min(MAX_WINDOW, stream * STREAMS_PER_CONNECTION_WINDOW);
   return { stream, connection };
-}
-
-/**
- * RFC 9113 §6.9.2: a connection's window starts at 65,535 whatever SETTINGS say; this raises
- * the receive side to `size` with a WINDOW_UPDATE on stream 0.
- */
-export function raiseConnectionWindow(session: { setLocalWindowSize(size: number): void }, size: number): void {
-  try {
-    session.setLocalWindowSize(size);
-  } catch {
-    // A session already closing: nothing to raise.
-  }
 }

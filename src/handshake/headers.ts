@@ -1,6 +1,6 @@
 /**
  * Header helpers shared by both handshakes. Inputs are plain objects in the shape
- * `node:http`/`node:http2` hand out (lower-case names, string or string[] values).
+ * `node:http` and h2ws's HTTP/2 engine hand out (lower-case names, string or string[] values).
  */
 export type HeaderMap = Readonly<Record<string, string | readonly string[] | undefined>>;
 

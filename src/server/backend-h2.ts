@@ -1,7 +1,7 @@
-import type http2 from 'node:http2';
 import { H2ErrorCode } from '../h2/error-codes.ts';
 import type { H2SessionPool } from '../h2/client-pool.ts';
-import { cancelStream } from '../h2/resets.ts';
+import type { HeaderRecord } from '../h2/field-validation.ts';
+import type { H2Stream } from '../h2/stream.ts';
 import { buildBackendH2Fields, type ForwardedFor } from '../handshake/backend-request.ts';
 import { type Negotiated, verifyNegotiation } from '../handshake/backend-response.ts';
 import { passThroughHeaders } from '../handshake/client-response.ts';
@@ -9,13 +9,13 @@ import type { HeaderMap } from '../handshake/headers.ts';
 import type { WebSocketRequest } from '../handshake/websocket-request.ts';
 import type { BackendTarget } from '../routing/route-table.ts';
 import { BACKEND_FAILURE_STATUS, MAX_FORWARDED_BODY } from '../tunnel/outcomes.ts';
-import type { TunnelEnd } from '../tunnel/relay.ts';
-import { H2End } from './tunnel-ends.ts';
+import type { EndEvents, TunnelEnd } from '../tunnel/relay.ts';
+import { H2StreamEnd } from './tunnel-ends.ts';
 import type { BackendUpgrade } from './backend-upgrade.ts';
 
 /** An RFC 8441 backend's answer: an open stream, "use HTTP/1.1", or a failure like the HTTP/1.1 path's. */
 export type BackendH2Upgrade =
-  | { readonly ok: true; readonly stream: http2.ClientHttp2Stream; readonly negotiated: Negotiated }
+  | { readonly ok: true; readonly stream: H2Stream; readonly negotiated: Negotiated }
   | { readonly ok: 'no-rfc8441'; readonly reason: string }
   | Extract<BackendUpgrade, { ok: false }>;
 
@@ -48,7 +48,7 @@ export async function upgradeBackendH2(
       return failure('backend_unreachable', `backend ${target.url}: ${opened.message}`);
     case 'status': {
       const body = await readBody(opened.stream, Math.min(timeouts.backendUpgradeMs, 2_000));
-      opened.stream.close(H2ErrorCode.CANCEL);
+      opened.stream.reset(H2ErrorCode.CANCEL);
       return {
         ok: false,
         outcome: 'backend_status',
@@ -61,7 +61,7 @@ export async function upgradeBackendH2(
     case 'open': {
       const verdict = verifyNegotiation(plainFields(opened.headers), { protocols: request.protocols, extensions: request.extensions });
       if (!verdict.ok) {
-        opened.stream.close(H2ErrorCode.CANCEL);
+        opened.stream.reset(H2ErrorCode.CANCEL);
         return failure(verdict.outcome === 'bad_response' ? 'backend_unreachable' : verdict.outcome, `backend ${target.url}: ${verdict.message}`);
       }
       return { ok: true, stream: opened.stream, negotiated: verdict.negotiated };
@@ -71,44 +71,63 @@ export async function upgradeBackendH2(
 
 /**
  * A backend's RFC 8441 stream as a tunnel end. RST_STREAM maps straight through between the
- * two HTTP/2 sides: the code one side sent is the code the other gets (CANCEL when unknown).
+ * two HTTP/2 sides: the code one side sent is the code the other gets (CANCEL when unknown,
+ * or when the other side is a TCP socket, RFC 9113 §8.7).
  */
-export function h2BackendEnd(stream: http2.ClientHttp2Stream): TunnelEnd {
-  return new H2BackendEnd(stream);
+export function h2BackendEnd(stream: H2Stream): TunnelEnd {
+  return new H2BackendEnd(stream, H2ErrorCode.CANCEL);
 }
 
-class H2BackendEnd extends H2End<http2.ClientHttp2Stream> {
-  abort(code?: number): void {
-    const { stream } = this;
-    if (stream.closed || stream.destroyed) return;
-    // A bare RST_STREAM: close(code) would send END_STREAM first, which the backend would
-    // take for a clean half-close (a FIN to its own backend).
-    if (code === undefined || code === H2ErrorCode.CANCEL || code === H2ErrorCode.NO_ERROR) cancelStream(stream);
-    else stream.close(code);
+class H2BackendEnd extends H2StreamEnd {
+  /**
+   * RFC 9113 §8.1: a server may end its response with END_STREAM and then RST_STREAM(NO_ERROR)
+   * to stop the request "without error" (nghttpx does once its own backend closed). After the
+   * END_STREAM was relayed that is a clean close: the client gets END_STREAM after every byte,
+   * not a reset that would drop them.
+   */
+  override start(events: EndEvents): void {
+    let ended = false;
+    super.start({
+      data: events.data,
+      end: () => {
+        ended = true;
+        events.end();
+      },
+      close: (clean) => events.close(clean || (ended && this.stream.closeInfo?.code === H2ErrorCode.NO_ERROR)),
+    });
   }
 }
 
-function plainFields(headers: http2.IncomingHttpHeaders): HeaderMap {
+function plainFields(headers: HeaderRecord): HeaderMap {
   const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(headers)) if (!name.startsWith(':') && value !== undefined) out[name] = value;
+  for (const [name, value] of Object.entries(headers)) if (!name.startsWith(':')) out[name] = value;
   return out;
 }
 
-function readBody(stream: http2.ClientHttp2Stream, timeoutMs: number): Promise<Buffer> {
+/** A refusal's body, up to MAX_FORWARDED_BODY (a larger one is dropped), or what came within `timeoutMs`. */
+function readBody(stream: H2Stream, timeoutMs: number): Promise<Buffer> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    const done = () => {
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
       clearTimeout(timer);
+      stream.onData = stream.onEnd = stream.onClose = undefined;
       resolve(size > MAX_FORWARDED_BODY ? Buffer.alloc(0) : Buffer.concat(chunks));
     };
-    const timer = setTimeout(done, timeoutMs);
-    stream.on('data', (chunk: Buffer) => {
+    const timer = setTimeout(finish, timeoutMs);
+    stream.onData = (chunk) => {
       size += chunk.length;
-      if (size <= MAX_FORWARDED_BODY) chunks.push(chunk);
-      else done();
-    });
-    stream.once('end', done);
-    stream.once('close', done);
+      // Copied: a DATA view is only valid during the call.
+      if (size <= MAX_FORWARDED_BODY) chunks.push(Buffer.from(chunk));
+      else finish();
+    };
+    stream.onEnd = finish;
+    stream.onClose = finish;
+    // Already reset (a close still pending delivers the held-back body on resume).
+    if (stream.closeInfo !== undefined) finish();
+    else stream.resume();
   });
 }

@@ -2,7 +2,7 @@ import type http from 'node:http';
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type tls from 'node:tls';
-import type { ServerHttp2Stream } from '../h2/server.ts';
+import type { H2Stream } from '../h2/stream.ts';
 import { H2UpgradedStream } from '../h2/upgraded-stream.ts';
 import { h1AcceptHead, h1ErrorResponse, h2AcceptHeaders, type ResponseFields } from '../handshake/client-response.ts';
 import type { WebSocketRequest } from '../handshake/websocket-request.ts';
@@ -31,10 +31,10 @@ export interface InProcessClient extends ClientHandle {
 const EMPTY = Buffer.alloc(0);
 
 /** An error answer on an h2 stream that has not responded yet: status, plain-text body, END_STREAM. */
-export function respondH2(stream: ServerHttp2Stream, status: number, headers: ResponseFields, body: Uint8Array | string): void {
-  if (stream.closed || stream.destroyed || stream.headersSent) return;
+export function respondH2(stream: H2Stream, status: number, headers: ResponseFields, body: Uint8Array | string): void {
+  if (stream.closed || stream.headersSent) return;
   const payload = typeof body === 'string' ? Buffer.from(body) : body;
-  stream.respond({ ':status': status, 'content-type': 'text/plain; charset=utf-8', ...(headers as Record<string, string | string[]>), 'content-length': payload.length });
+  stream.respond({ ':status': status, 'content-type': 'text/plain; charset=utf-8', ...headers, 'content-length': payload.length });
   stream.end(payload);
 }
 
@@ -55,22 +55,38 @@ function abortOnClose(stream: Duplex): { signal: AbortSignal; answered(): void }
   return { signal: controller.signal, answered: () => stream.removeListener('close', onClose) };
 }
 
+/**
+ * The client's abort signal for an h2 stream: it fires when the client resets the stream or
+ * its connection goes, before the handshake is answered. The stream stays paused meanwhile:
+ * what the client sends early waits for the tunnel.
+ */
+function abortOnReset(stream: H2Stream): { signal: AbortSignal; answered(): void } {
+  const controller = new AbortController();
+  stream.pause();
+  stream.onClose = () => controller.abort();
+  if (stream.closed) controller.abort();
+  return { signal: controller.signal, answered: () => (stream.onClose = undefined) };
+}
+
 /** An extended CONNECT stream (RFC 8441 §4) as a client handle. */
-export function h2Client(stream: ServerHttp2Stream, request: WebSocketRequest, secure: boolean): InProcessClient {
-  const { signal, answered } = abortOnClose(stream);
-  const socket = stream.session?.socket;
+export function h2Client(stream: H2Stream, request: WebSocketRequest, secure: boolean, remotePort: number | undefined): InProcessClient {
+  const { signal, answered } = abortOnReset(stream);
+  const remoteAddress = stream.remoteAddress;
   return {
-    forwarded: { clientAddress: socket?.remoteAddress ?? 'unknown', proto: secure ? 'https' : 'http' },
+    forwarded: { clientAddress: remoteAddress ?? 'unknown', proto: secure ? 'https' : 'http' },
     signal,
     accept: (negotiated) => {
       answered();
       stream.respond(h2AcceptHeaders(negotiated));
       return h2StreamEnd(stream);
     },
-    refuse: (status, headers, body) => respondH2(stream, status, headers, body),
+    refuse: (status, headers, body) => {
+      answered();
+      respondH2(stream, status, headers, body);
+    },
     upgrade: (key) => {
       answered();
-      const peer = { remoteAddress: socket?.remoteAddress, remotePort: socket?.remotePort, encrypted: secure };
+      const peer = { remoteAddress, remotePort, encrypted: secure };
       return { socket: new H2UpgradedStream(stream), head: EMPTY, message: upgradeMessage(request, key, peer) };
     },
   };

@@ -1,24 +1,28 @@
 import type http from 'node:http';
-import type { IncomingHttpHeaders, ServerHttp2Stream } from '../h2/server.ts';
-import { HOP_BY_HOP } from '../handshake/headers.ts';
 import { Readable } from 'node:stream';
+import { H2ErrorCode } from '../h2/error-codes.ts';
+import type { RequestHead } from '../h2/field-validation.ts';
+import type { H2Stream } from '../h2/stream.ts';
+import { HOP_BY_HOP } from '../handshake/headers.ts';
+
+type IncomingHeaders = Readonly<Record<string, string | string[] | undefined>>;
 
 /** Any `fetch`-style handler: a Hono app's `fetch`, or a plain function. */
 export type FetchHandler = (request: Request) => Response | Promise<Response>;
 
 /** Builds a WHATWG Request from node-style headers; the body, when any, streams from `body`. */
-function toRequest(method: string, url: string, headers: IncomingHttpHeaders, body: Readable | undefined): Request {
+function toRequest(method: string, url: string, headers: IncomingHeaders, body: () => ReadableStream<Uint8Array>): Request {
   const h = new Headers();
   for (const [name, value] of Object.entries(headers)) {
     if (name.startsWith(':') || value === undefined) continue;
     if (Array.isArray(value)) for (const v of value) h.append(name, v);
     else h.append(name, String(value));
   }
-  const hasBody = body !== undefined && method !== 'GET' && method !== 'HEAD';
+  const hasBody = method !== 'GET' && method !== 'HEAD';
   return new Request(url, {
     method,
     headers: h,
-    body: hasBody ? (Readable.toWeb(body) as unknown as ReadableStream<Uint8Array>) : null,
+    body: hasBody ? body() : null,
     ...(hasBody ? { duplex: 'half' } : {}),
   } as RequestInit);
 }
@@ -57,23 +61,110 @@ function failed(err: unknown): Response {
   return new Response(`internal error: ${(err as Error)?.message ?? err}\n`, { status: 500 });
 }
 
-/** Serves a plain (non-CONNECT) HTTP/2 request through a fetch handler. */
-export async function serveH2(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, scheme: string, fetch: FetchHandler): Promise<void> {
-  const method = String(headers[':method']);
-  const url = `${scheme}://${headers[':authority'] ?? 'localhost'}${headers[':path'] ?? '/'}`;
-  let response: Response;
-  try {
-    response = await fetch(toRequest(method, url, headers, stream));
-  } catch (err) {
-    response = failed(err);
-  }
-  if (stream.destroyed || stream.closed) return;
-  stream.respond({ ':status': response.status, ...responseHeaders(response) });
-  if (method === 'HEAD') {
+/**
+ * A request body as a Web stream, with backpressure: when the consumer's queue is full the
+ * h2 stream is paused, which stops its WINDOW_UPDATEs (RFC 9113 §5.2).
+ */
+function requestBody(stream: H2Stream, ended: boolean): ReadableStream<Uint8Array> {
+  let done = ended;
+  return new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        if (ended) {
+          controller.close();
+          return;
+        }
+        stream.onData = (chunk) => {
+          controller.enqueue(chunk);
+          if ((controller.desiredSize ?? 1) <= 0) stream.pause();
+        };
+        stream.onEnd = () => {
+          if (done) return;
+          done = true;
+          controller.close();
+        };
+        stream.onClose = (close) => {
+          if (done || close.code === undefined) return;
+          done = true;
+          controller.error(new Error(`the client reset the request (RST_STREAM ${close.code})`));
+        };
+      },
+      pull() {
+        stream.resume();
+      },
+      cancel() {
+        done = true;
+        // The application does not want the rest: stop the upload (RFC 9113 §8.1: a server
+        // may answer before the request is complete, then reset with NO_ERROR).
+        if (stream.headersSent) return;
+        stream.pause();
+      },
+    },
+    { highWaterMark: 16 },
+  );
+}
+
+/** Writes a response body to an h2 stream, waiting for the stream to drain when its buffer is full. */
+async function writeH2Body(response: Response, stream: H2Stream): Promise<void> {
+  if (response.body === null) {
     stream.end();
     return;
   }
-  await writeBody(response, stream).catch(() => stream.destroy());
+  const reader = response.body.getReader();
+  let closed = stream.closed;
+  let wake: (() => void) | undefined;
+  const previous = stream.onClose;
+  stream.onClose = (close) => {
+    closed = true;
+    previous?.(close);
+    wake?.();
+  };
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done || closed) break;
+      if (!stream.write(value)) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          stream.onDrain = resolve;
+        });
+        wake = undefined;
+        if (closed) break;
+      }
+    }
+  } finally {
+    if (closed) void reader.cancel().catch(() => {});
+    else reader.releaseLock();
+  }
+  if (!closed) {
+    stream.end();
+    // RFC 9113 §8.1: the response is complete; a request body the application never read is
+    // not waited for: NO_ERROR tells the client to stop sending it.
+    if (!stream.remoteEnded) stream.reset(H2ErrorCode.NO_ERROR);
+  }
+}
+
+/** Serves a plain (non-CONNECT) HTTP/2 request through a fetch handler. */
+export async function serveH2(stream: H2Stream, head: RequestHead, endStream: boolean, scheme: string, fetch: FetchHandler): Promise<void> {
+  const { method } = head;
+  const url = `${scheme}://${head.authority ?? (typeof head.headers.host === 'string' ? head.headers.host : 'localhost')}${head.path ?? '/'}`;
+  let response: Response;
+  try {
+    response = await fetch(toRequest(method, url, head.headers, () => requestBody(stream, endStream)));
+  } catch (err) {
+    response = failed(err);
+  }
+  if (stream.closed) {
+    void response.body?.cancel().catch(() => {});
+    return;
+  }
+  stream.respond({ ':status': response.status, ...responseHeaders(response) });
+  if (method === 'HEAD') {
+    void response.body?.cancel().catch(() => {});
+    stream.end();
+    return;
+  }
+  await writeH2Body(response, stream).catch(() => stream.reset(H2ErrorCode.INTERNAL_ERROR));
 }
 
 /** Serves a plain HTTP/1.1 request through a fetch handler. */
@@ -81,7 +172,7 @@ export async function serveH1(req: http.IncomingMessage, res: http.ServerRespons
   const url = `${scheme}://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`;
   let response: Response;
   try {
-    response = await fetch(toRequest(req.method ?? 'GET', url, req.headers, req));
+    response = await fetch(toRequest(req.method ?? 'GET', url, req.headers, () => Readable.toWeb(req) as unknown as ReadableStream<Uint8Array>));
   } catch (err) {
     response = failed(err);
   }

@@ -1,14 +1,15 @@
 import http from 'node:http';
 import type net from 'node:net';
 import type { GatewayOptions } from '../config/options.ts';
-import { createH2Server, type IncomingHttpHeaders, type ServerHttp2Stream, SessionRegistry } from '../h2/server.ts';
+import { H2Server } from '../h2/server.ts';
+import type { H2Stream } from '../h2/stream.ts';
+import type { RequestHead } from '../h2/field-validation.ts';
 import type { ResponseFields } from '../handshake/client-response.ts';
 import { validateExtendedConnect } from '../handshake/extended-connect.ts';
 import { validateH1Upgrade } from '../handshake/h1-upgrade.ts';
 import { splitList } from '../handshake/headers.ts';
 import type { WebSocketRequest } from '../handshake/websocket-request.ts';
 import { RouteTable } from '../routing/route-table.ts';
-import { capabilities } from '../runtime/capabilities.ts';
 import { H2wsError } from '../errors.ts';
 import { OUTCOME_ERROR_CODE, REFUSED } from '../tunnel/outcomes.ts';
 import type { TunnelSummary } from '../tunnel/relay.ts';
@@ -19,7 +20,6 @@ import { flowControlWindows } from '../h2/windows.ts';
 import { checkAccess } from '../handshake/access.ts';
 import { H2UpgradedStream } from '../h2/upgraded-stream.ts';
 import { H2SessionPool, type PoolWindows } from '../h2/client-pool.ts';
-import { resetStream } from '../h2/resets.ts';
 import { acceptWebSocket } from '../websocket/accept.ts';
 import { attachRequest, claimEndpoint, type Endpoint, routeEndpoint } from '../websocket/endpoint.ts';
 import { offerUpgrade } from '../websocket/hono.ts';
@@ -63,13 +63,15 @@ export class Gateway {
   readonly #authorize: AuthorizeHook | undefined;
   readonly #onTunnelClosed: ((event: TunnelClosedEvent) => void) | undefined;
   readonly #tunnels = new Map<OpenTunnel, TunnelAbout | undefined>();
-  /** HTTP/2 receive windows (RFC 9113 §6.9), toward clients and on backend sessions alike. */
+  /** HTTP/2 receive windows (RFC 9113 §6.9) toward clients. */
+  readonly #serverWindows: { readonly stream: number; readonly connection: number };
+  /** The same for the sessions to RFC 8441 backends. */
   readonly #windows: PoolWindows;
   #handshakes = 0;
   #idleWaiters: Array<() => void> = [];
   #front!: FrontListener;
   #h1!: http.Server;
-  #sessions!: SessionRegistry;
+  #sessions!: H2Server;
   #secure = false;
   #closing: Promise<void> | undefined;
   #address!: { host: string; port: number };
@@ -77,8 +79,9 @@ export class Gateway {
   private constructor(options: GatewayOptions, hooks: GatewayHooks, role: 'main' | 'admin') {
     this.options = options;
     const windows = flowControlWindows(options.limits.maxBufferedBytesPerTunnel);
-    // Deno and Bun keep the protocol's connection window (runtime/capabilities.ts).
-    this.#windows = { stream: windows.stream, ...(capabilities.raiseConnectionWindow && { connection: windows.connection }) };
+    this.#serverWindows = windows;
+    // The backend pool runs on the same engine: both windows on every runtime.
+    this.#windows = windows;
     const local = Object.entries(hooks.inProcess ?? {}).map(([prefix, route]) => {
       const own = typeof route === 'object' && 'handler' in route ? route.access : undefined;
       const access = own === undefined ? options.access : { ...options.access, ...own };
@@ -87,10 +90,8 @@ export class Gateway {
     this.#routes = new RouteTable<Endpoint>([...options.routes, ...local]);
     this.#fetch = hooks.fetch ?? defaultApp().fetch;
     this.#appTakesWebSockets = hooks.fetch !== undefined;
-    // On Deno a pooled session is retired after 128 streams, so that a backend's GOAWAY never
-    // lands on a busy one (Deno's node:http2 aborts then, runtime/capabilities.ts).
     // Backend→client bytes arrive on these sessions: the same windows as toward clients.
-    this.#backendPool = new H2SessionPool({ connectTimeoutMs: options.timeouts.backendConnectMs, streamsPerSession: capabilities.streamsPerSession, windows: this.#windows });
+    this.#backendPool = new H2SessionPool({ connectTimeoutMs: options.timeouts.backendConnectMs, windows: this.#windows });
     this.#telemetry = new Telemetry(options.routes.map((r) => r.prefix).concat(local.map((r) => r.prefix)), options.log, hooks.log);
     const admin = role === 'main' && (options.admin.metrics || options.admin.status || options.admin.listen === undefined) ? adminApp(this.#adminView(), options.admin).fetch : undefined;
     this.#admin = options.admin.listen === undefined ? admin : undefined;
@@ -212,16 +213,24 @@ export class Gateway {
       tlsFiles = 'selfSigned' in this.options.tls ? await selfSignedCertificate() : this.options.tls;
       this.#secure = true;
     }
-    const h2 = createH2Server(limits, this.#windows.stream);
-    const { metrics } = this.#telemetry;
-    this.#sessions = new SessionRegistry(h2, timeouts.pingIntervalMs, capabilities.streamsPerSession, {
-      sessionOpened: () => metrics.sessionOpened('h2'),
-      sessionClosed: () => metrics.sessionClosed('h2'),
-      goaway: (code, side) => metrics.goaway(code, side),
-      reset: (code, side) => metrics.reset(code, side),
-      rapidReset: (client) => this.#telemetry.logger.warn('rapid_reset', { client: client ?? 'unknown', message: 'the client reset streams faster than allowed; sent GOAWAY ENHANCE_YOUR_CALM and closed the connection' }),
-    }, this.#windows.connection);
-    h2.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => this.#onStream(stream, headers));
+    const { metrics, logger } = this.#telemetry;
+    const h2 = new H2Server({
+      limits,
+      initialWindowSize: this.#serverWindows.stream,
+      connectionWindow: this.#serverWindows.connection,
+      pingIntervalMs: timeouts.pingIntervalMs,
+      observer: {
+        sessionOpened: () => metrics.sessionOpened('h2'),
+        sessionClosed: () => metrics.sessionClosed('h2'),
+        goaway: (code, side) => metrics.goaway(code, side),
+        reset: (code, side) => metrics.reset(code, side),
+        rapidReset: (client) => logger.warn('rapid_reset', { client: client ?? 'unknown', message: 'the client reset streams faster than allowed; sent GOAWAY ENHANCE_YOUR_CALM and closed the connection' }),
+        defence: (kind, client) => logger.warn('h2_defence', { client: client ?? 'unknown', defence: kind, message: 'the client sent more protocol glitches or header data than allowed; sent GOAWAY ENHANCE_YOUR_CALM and closed the connection' }),
+        internalError: (err) => logger.error('internal_error', { message: (err as Error)?.message ?? String(err) }),
+      },
+      onStream: (stream, head, endStream) => this.#onStream(stream, head, endStream),
+    });
+    this.#sessions = h2;
 
     const h1 = createH1Server(limits, timeouts.handshakeMs, {
       request: (req, res) => void serveH1(req, res, this.#scheme, this.#plainHandler(req.url ?? '/')),
@@ -230,7 +239,7 @@ export class Gateway {
     this.#h1 = h1.server;
 
     this.#front = createFrontListener(tlsFiles, {
-      h2: (socket) => h2.emit('connection', socket),
+      h2: (socket) => h2.accept(socket),
       h1: (socket) => {
         metrics.sessionOpened('h1');
         socket.once('close', () => metrics.sessionClosed('h1'));
@@ -268,35 +277,29 @@ export class Gateway {
     else this.#telemetry.handshakeFailed({ ...event, outcome: event.outcome });
   }
 
-  #onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
-    stream.on('error', noop);
-    if (headers[':method'] !== 'CONNECT') {
-      void serveH2(stream, headers, this.#scheme, this.#plainHandler(String(headers[':path'] ?? '/')));
+  #onStream(stream: H2Stream, head: RequestHead, endStream: boolean): void {
+    if (head.method !== 'CONNECT') {
+      void serveH2(stream, head, endStream, this.#scheme, this.#plainHandler(head.path ?? '/'));
       return;
     }
-    const path = String(headers[':path'] ?? '');
-    const peerAddress = stream.session?.socket?.remoteAddress ?? 'unknown';
+    const path = head.path ?? '';
+    const peerAddress = stream.remoteAddress ?? 'unknown';
     // Over the limit: refuse before any work, so the client may retry (RFC 9113 §8.7).
     if (this.openTunnels >= this.options.limits.maxTunnels || this.draining) {
       const route = this.#routes.match(path)?.route.prefix;
-      if (capabilities.resetBeforeResponse) {
-        resetStream(stream, REFUSED.h2Code);
-        this.#report({ transport: 'h2', client: peerAddress, path, route, outcome: 'refused', message: 'tunnel limit reached', h2Code: REFUSED.h2Code });
-      } else {
-        respondH2(stream, REFUSED.h1Status, { 'retry-after': '1' }, 'tunnel limit reached; retry later\n');
-        this.#report({ transport: 'h2', client: peerAddress, path, route, outcome: 'refused', message: 'tunnel limit reached', status: REFUSED.h1Status });
-      }
+      stream.reset(REFUSED.h2Code);
+      this.#report({ transport: 'h2', client: peerAddress, path, route, outcome: 'refused', message: 'tunnel limit reached', h2Code: REFUSED.h2Code });
       return;
     }
-    const checked = validateExtendedConnect(headers);
+    const checked = validateExtendedConnect(head.headers);
     if (!checked.ok) {
       const { rejection } = checked;
-      if (rejection.h2Code !== undefined) resetStream(stream, rejection.h2Code);
+      if (rejection.h2Code !== undefined) stream.reset(rejection.h2Code);
       else respondH2(stream, rejection.status, rejection.headers ?? {}, `${rejection.message}\n`);
       this.#report({ transport: 'h2', client: peerAddress, path, route: undefined, outcome: rejection.outcome, status: rejection.status, message: rejection.message, ...(rejection.h2Code !== undefined && { h2Code: rejection.h2Code }) });
       return;
     }
-    this.#open(checked.request, h2Client(stream, checked.request, this.#secure));
+    this.#open(checked.request, h2Client(stream, checked.request, this.#secure, stream.remotePort));
   }
 
   #onUpgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer): void {

@@ -5,7 +5,7 @@ import type { TunnelSummary } from '../tunnel/relay.ts';
 
 /** The RST_STREAM code of an HTTP/2 client's stream (H2UpgradedStream), if it was reset. */
 function resetCodeOf(socket: Duplex): { resetCode?: number } {
-  const code = (socket as { stream?: { rstCode?: number } }).stream?.rstCode;
+  const code = (socket as { rstCode?: number }).rstCode;
   return code === undefined || code === 0 ? {} : { resetCode: code };
 }
 

@@ -1,66 +1,157 @@
-import type { Http2Stream } from 'node:http2';
 import type net from 'node:net';
+import type { Duplex } from 'node:stream';
 import { H2ErrorCode } from '../h2/error-codes.ts';
-import { resetStream } from '../h2/resets.ts';
-import type { ServerHttp2Stream } from '../h2/server.ts';
+import type { H2Stream } from '../h2/stream.ts';
 import { resetSocket } from '../runtime/tcp.ts';
-import type { TunnelEnd } from '../tunnel/relay.ts';
+import type { EndEvents, TunnelEnd } from '../tunnel/relay.ts';
 
 // Classes rather than object literals of closures: an idle tunnel holds two ends for its
 // whole life, and prototype methods cost nothing per tunnel.
 
-/** An HTTP/2 stream (client or RFC 8441 backend) as a tunnel end; how it aborts is the subclass's. */
-export abstract class H2End<S extends Http2Stream = Http2Stream> implements TunnelEnd {
-  constructor(readonly stream: S) {}
+/**
+ * An h2ws HTTP/2 stream (a client's extended CONNECT, or an RFC 8441 backend's) as a tunnel
+ * end. It is driven by the stream's callbacks directly: no Duplex in between.
+ */
+export class H2StreamEnd implements TunnelEnd {
+  constructor(
+    readonly stream: H2Stream,
+    /** The code an abort sends when the other side gave none. */
+    readonly defaultAbortCode: number,
+  ) {}
 
-  abstract abort(code?: number): void;
-
-  // Clean: the peer's END_STREAM was read and no RST_STREAM arrived.
-  closedCleanly(): boolean {
+  start(events: EndEvents): void {
     const { stream } = this;
-    return (stream.rstCode ?? 0) === H2ErrorCode.NO_ERROR && stream.readableEnded && !stream.aborted;
+    stream.onData = events.data;
+    stream.onEnd = events.end;
+    stream.onClose = (close) => events.close(close.code === undefined);
+    stream.resume();
+    // Closed before the relay started (a reset during the handshake): report it now.
+    if (stream.closed && stream.closeInfo !== undefined) {
+      const clean = stream.closeInfo.code === undefined;
+      queueMicrotask(() => events.close(clean));
+    }
   }
 
-  wasReset(): boolean {
-    return this.stream.aborted || (this.stream.rstCode ?? 0) !== H2ErrorCode.NO_ERROR;
+  pause(): void {
+    this.stream.pause();
+  }
+
+  resume(): void {
+    this.stream.resume();
+  }
+
+  write(chunk: Uint8Array): boolean {
+    return this.stream.write(chunk);
+  }
+
+  onceDrain(callback: () => void): void {
+    this.stream.onDrain = () => {
+      this.stream.onDrain = undefined;
+      callback();
+    };
+  }
+
+  get writableLength(): number {
+    return this.stream.bufferedAmount;
+  }
+
+  get canWrite(): boolean {
+    return !this.stream.localEnded && !this.stream.closed;
+  }
+
+  end(): void {
+    this.stream.end();
+  }
+
+  // The session gathers each tick's frames into one write already.
+  cork(): void {}
+  uncork(): void {}
+
+  // A socket backend's reset becomes CONNECT_ERROR (RFC 9113 §8.5); an RFC 8441 backend's
+  // RST_STREAM code is passed on as it came. A bare RST_STREAM: never END_STREAM first.
+  abort(code?: number): void {
+    this.stream.reset(code === undefined || code === H2ErrorCode.NO_ERROR ? this.defaultAbortCode : code);
   }
 
   resetCode(): number | undefined {
-    return this.stream.rstCode;
+    return this.stream.closeInfo?.code;
   }
 }
 
-/** An h2 client stream as a tunnel end. Aborting it sends RST_STREAM CONNECT_ERROR (RFC 9113 §8.5). */
-class H2StreamEnd extends H2End<ServerHttp2Stream> {
-  // A socket backend's reset becomes CONNECT_ERROR (RFC 9113 §8.5); an RFC 8441 backend's
-  // RST_STREAM code is passed on as it came.
-  abort(code?: number): void {
-    resetStream(this.stream, code === undefined || code === H2ErrorCode.NO_ERROR ? H2ErrorCode.CONNECT_ERROR : code);
+/** A Duplex (a TCP socket, or a stream of another HTTP/2 implementation) as a tunnel end. */
+export abstract class DuplexEnd<S extends Duplex = Duplex> implements TunnelEnd {
+  constructor(readonly stream: S) {}
+
+  start(events: EndEvents): void {
+    const { stream } = this;
+    // Errors are reported through 'close'; a listener keeps them from being thrown.
+    stream.on('error', noop);
+    stream.on('data', events.data);
+    stream.on('end', events.end);
+    stream.on('close', (hadError?: boolean) => events.close(this.closedCleanly(hadError === true)));
+    stream.resume(); // an explicitly paused source stays paused when a 'data' listener is added
+    if (stream.destroyed && stream.closed) queueMicrotask(() => events.close(this.closedCleanly(false)));
+  }
+
+  /** Did both directions end with FIN/END_STREAM rather than a reset? */
+  abstract closedCleanly(hadError: boolean): boolean;
+  abstract abort(code?: number): void;
+
+  pause(): void {
+    this.stream.pause();
+  }
+
+  resume(): void {
+    this.stream.resume();
+  }
+
+  write(chunk: Uint8Array): boolean {
+    return this.stream.write(chunk);
+  }
+
+  onceDrain(callback: () => void): void {
+    this.stream.once('drain', callback);
+  }
+
+  get writableLength(): number {
+    return this.stream.writableLength;
+  }
+
+  get canWrite(): boolean {
+    return this.stream.writable && !this.stream.writableEnded;
+  }
+
+  end(): void {
+    this.stream.end();
+  }
+
+  cork(): void {
+    this.stream.cork();
+  }
+
+  uncork(): void {
+    this.stream.uncork();
   }
 }
 
 /** A TCP socket (backend, or an HTTP/1.1 client) as a tunnel end. Aborting it sends a TCP RST. */
-class SocketEnd implements TunnelEnd {
-  constructor(readonly stream: net.Socket) {}
-
+class SocketEnd extends DuplexEnd<net.Socket> {
   abort(): void {
     resetSocket(this.stream);
   }
 
+  // A TCP reset surfaces as 'error' (hadError), never as 'end'.
   closedCleanly(hadError: boolean): boolean {
     return !hadError && this.stream.readableEnded && this.stream.writableFinished;
   }
-
-  // A TCP reset surfaces as 'error', never as 'end'.
-  wasReset(): boolean {
-    return false;
-  }
 }
 
-export function h2StreamEnd(stream: ServerHttp2Stream): TunnelEnd {
-  return new H2StreamEnd(stream);
+export function h2StreamEnd(stream: H2Stream): TunnelEnd {
+  return new H2StreamEnd(stream, H2ErrorCode.CONNECT_ERROR);
 }
 
 export function socketEnd(socket: net.Socket): TunnelEnd {
   return new SocketEnd(socket);
 }
+
+function noop(): void {}

@@ -1,19 +1,42 @@
-import type { Duplex } from 'node:stream';
 import { closeFrame, FrameBoundary } from './frame-boundary.ts';
 import type { OpenTunnel } from './open-tunnel.ts';
 
-/** One side of a tunnel: the client's stream (h2 stream or HTTP/1.1 socket) or the backend socket. */
+/** What a tunnel end reports to the relay. */
+export interface EndEvents {
+  data(chunk: Uint8Array): void;
+  /** This side's clean end of sending (END_STREAM or FIN). */
+  end(): void;
+  /** This side is closed; `clean` when both directions ended without a reset or an error. */
+  close(clean: boolean): void;
+}
+
+/**
+ * One side of a tunnel (the client's h2 stream or HTTP/1.1 socket, or the backend), driven
+ * by callbacks: no Duplex is needed, so an h2 stream stays a small object.
+ */
 export interface TunnelEnd {
-  readonly stream: Duplex;
+  /** Starts delivering this side's bytes and events (once). */
+  start(events: EndEvents): void;
+  pause(): void;
+  resume(): void;
+  /** Queues bytes toward this side; false when its buffer is above its high-water mark. */
+  write(chunk: Uint8Array): boolean;
+  /** Calls `callback` once when the buffer has drained after a write returned false. */
+  onceDrain(callback: () => void): void;
+  /** Bytes queued toward this side. */
+  readonly writableLength: number;
+  /** Can bytes still be written (not ended, not closed)? */
+  readonly canWrite: boolean;
+  /** FIN or END_STREAM after what is queued (RFC 9113 §8.5). */
+  end(): void;
+  /** Gathers the writes of one tick into one (sockets); a no-op where the transport does it. */
+  cork(): void;
+  uncork(): void;
   /**
    * Aborts this side: RST_STREAM to an h2 stream (with `code`, the other side's reset code,
    * when both sides are HTTP/2; CONNECT_ERROR or CANCEL otherwise), a TCP RST to a socket.
    */
   abort(code?: number): void;
-  /** Called on 'close': did both directions end with FIN/END_STREAM rather than a reset? */
-  closedCleanly(hadError: boolean): boolean;
-  /** Called on 'end': was the end a reset (some runtimes end the readable side on RST_STREAM)? */
-  wasReset(): boolean;
   /** HTTP/2 only: the RST_STREAM code the stream closed with, if any. */
   resetCode?(): number | undefined;
 }
@@ -42,67 +65,54 @@ class Direction {
 
   constructor(
     readonly from: TunnelEnd,
-    readonly dst: Duplex,
+    readonly to: TunnelEnd,
     readonly highWater: number,
     /** Frames toward the backend are masked (RFC 6455 §5.3). */
     readonly towardServer: boolean,
   ) {}
 
-  get src(): Duplex {
-    return this.from.stream;
-  }
-
-  start(initial: Uint8Array | undefined): void {
-    if (initial !== undefined && initial.length > 0) this.#onData(initial);
-    // 'on', not 'once': 'end' fires once anyway, and once() costs a wrapper and a bound
-    // function per listener for as long as the tunnel lives.
-    this.src.on('data', this.#onData);
-    this.src.on('end', this.#onEnd);
-    this.src.resume(); // an explicitly paused source stays paused when a 'data' listener is added
-  }
-
-  #onData = (chunk: Uint8Array): void => {
-    if (this.#stopped) return;
+  push(chunk: Uint8Array): void {
+    if (this.#stopped || chunk.length === 0) return;
     this.bytes += chunk.length;
     this.boundary.push(chunk);
     // Chunks that arrive in one tick (several DATA frames from one read, or a message split
     // into 16 KiB frames) leave in one write: cork now, uncork once the tick is done.
     if (!this.#corked) {
       this.#corked = true;
-      this.dst.cork();
+      this.to.cork();
       process.nextTick(uncork, this);
     }
     // Backpressure: stop reading the source while the destination holds more than its share.
-    // Pausing an h2 stream stops WINDOW_UPDATEs, so the peer's flow-control window closes
+    // Pausing an h2 stream stops its WINDOW_UPDATEs, so the peer's flow-control window closes
     // (RFC 9113 §5.2); pausing a socket stops reading it, so TCP's window closes.
-    if (!this.dst.write(chunk) && this.dst.writableLength >= this.highWater) {
-      this.src.pause();
-      this.dst.once('drain', () => this.src.resume());
+    if (!this.to.write(chunk) && this.to.writableLength >= this.highWater) {
+      this.from.pause();
+      this.to.onceDrain(() => this.from.resume());
     }
-  };
+  }
 
   uncork(): void {
     this.#corked = false;
-    this.dst.uncork();
+    this.to.uncork();
   }
 
   // RFC 9113 §8.5 / RFC 8441 §4: END_STREAM and FIN map onto each other. end() flushes what
-  // is queued first, so every byte sent before the close is delivered.
-  // A reset must not turn into a FIN: the 'close' handler aborts the other side instead.
-  #onEnd = (): void => {
-    if (this.#stopped || this.dst.writableEnded || this.from.wasReset()) return;
-    this.dst.end();
-  };
+  // is queued first, so every byte sent before the close is delivered. A reset never comes
+  // here: the close handler aborts the other side instead.
+  finish(): void {
+    if (this.#stopped || !this.to.canWrite) return;
+    this.to.end();
+  }
 
   /** Stops relaying, injects a Close frame where a frame boundary is known, and half-closes. */
   closeWith(code: number, reason: string): void {
     if (this.#stopped) return;
     this.#stopped = true;
-    if (this.dst.writable && !this.dst.writableEnded) {
-      if (this.boundary.atBoundary) this.dst.write(closeFrame(code, reason, this.towardServer));
-      this.dst.end();
+    if (this.to.canWrite) {
+      if (this.boundary.atBoundary) this.to.write(closeFrame(code, reason, this.towardServer));
+      this.to.end();
     }
-    this.src.resume(); // discard what still arrives until the peer's FIN
+    this.from.resume(); // discard what still arrives until the peer's FIN
   }
 }
 
@@ -119,6 +129,7 @@ export class Tunnel implements OpenTunnel {
   #aborted: 'client' | 'backend' | undefined;
   #closedByGateway = false;
   #graceTimer: ReturnType<typeof setTimeout> | undefined;
+  #resolveClosed!: (s: TunnelSummary) => void;
   readonly closed: Promise<TunnelSummary>;
 
   constructor(
@@ -127,47 +138,51 @@ export class Tunnel implements OpenTunnel {
     options: { maxBufferedBytes: number; toBackend?: Uint8Array; toClient?: Uint8Array },
   ) {
     const half = Math.max(1, Math.floor(options.maxBufferedBytes / 2));
-    this.#toBackend = new Direction(client, backend.stream, half, true);
-    this.#toClient = new Direction(backend, client.stream, half, false);
-    let resolveClosed!: (s: TunnelSummary) => void;
-    this.closed = new Promise((resolve) => (resolveClosed = resolve));
+    const toBackend = (this.#toBackend = new Direction(client, backend, half, true));
+    const toClient = (this.#toClient = new Direction(backend, client, half, false));
+    this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
+    if (options.toBackend !== undefined) toBackend.push(options.toBackend);
+    if (options.toClient !== undefined) toClient.push(options.toClient);
+    client.start({
+      data: (chunk) => toBackend.push(chunk),
+      end: () => toBackend.finish(),
+      close: (clean) => {
+        this.#clientClosed = true;
+        // Client RST_STREAM (any code) or a dead connection: reset the backend, never answer
+        // the RST_STREAM with one of our own (RFC 9113 §5.4.2).
+        if (!clean) {
+          this.#aborted ??= 'client';
+          if (!this.#backendClosed) backend.abort(client.resetCode?.());
+        }
+        this.#maybeDone();
+      },
+    });
+    backend.start({
+      data: (chunk) => toClient.push(chunk),
+      end: () => toClient.finish(),
+      close: (clean) => {
+        this.#backendClosed = true;
+        // Backend reset or error mid-tunnel: RST_STREAM CONNECT_ERROR (RFC 9113 §8.5).
+        if (!clean) {
+          this.#aborted ??= 'backend';
+          if (!this.#clientClosed) client.abort(backend.resetCode?.());
+        }
+        this.#maybeDone();
+      },
+    });
+  }
 
-    const maybeDone = () => {
-      if (!this.#clientClosed || !this.#backendClosed) return;
-      clearTimeout(this.#graceTimer);
-      resolveClosed({
-        bytesToBackend: this.#toBackend.bytes,
-        bytesToClient: this.#toClient.bytes,
-        durationMs: Date.now() - this.#started,
-        aborted: this.#aborted,
-        closedByGateway: this.#closedByGateway,
-        ...resetCodeOf(this.client),
-      });
-    };
-    // Errors are reported through 'close'; a listener keeps them from being thrown.
-    client.stream.on('error', noop);
-    backend.stream.on('error', noop);
-    client.stream.on('close', (hadError?: boolean) => {
-      this.#clientClosed = true;
-      // Client RST_STREAM (any code) or a dead connection: reset the backend, never answer
-      // the RST_STREAM with one of our own (RFC 9113 §5.4.2).
-      if (!client.closedCleanly(hadError === true)) {
-        this.#aborted ??= 'client';
-        if (!this.#backendClosed) backend.abort(client.resetCode?.());
-      }
-      maybeDone();
+  #maybeDone(): void {
+    if (!this.#clientClosed || !this.#backendClosed) return;
+    clearTimeout(this.#graceTimer);
+    this.#resolveClosed({
+      bytesToBackend: this.#toBackend.bytes,
+      bytesToClient: this.#toClient.bytes,
+      durationMs: Date.now() - this.#started,
+      aborted: this.#aborted,
+      closedByGateway: this.#closedByGateway,
+      ...resetCodeOf(this.client),
     });
-    backend.stream.on('close', (hadError?: boolean) => {
-      this.#backendClosed = true;
-      // Backend reset or error mid-tunnel: RST_STREAM CONNECT_ERROR (RFC 9113 §8.5).
-      if (!backend.closedCleanly(hadError === true)) {
-        this.#aborted ??= 'backend';
-        if (!this.#clientClosed) client.abort(backend.resetCode?.());
-      }
-      maybeDone();
-    });
-    this.#toBackend.start(options.toBackend);
-    this.#toClient.start(options.toClient);
   }
 
   get bytesToBackend(): number {
@@ -199,8 +214,6 @@ function resetCodeOf(end: TunnelEnd): { resetCode?: number } {
   const code = end.resetCode?.();
   return code === undefined || code === 0 ? {} : { resetCode: code };
 }
-
-function noop(): void {}
 
 /** Shared by every Direction, so that an idle tunnel holds no closure for it. */
 function uncork(direction: Direction): void {

@@ -125,9 +125,9 @@ describe.each(RUNTIMES)('client → A → B → ws backend, gateways under %s', 
   afterAll(async () => {
     pool?.destroy();
     await client?.close();
-    // Fronts drain first, as in a deployment: a Deno A that receives B's GOAWAY on a busy pooled
-    // session hits Deno's node:http2 abort (README, "Runtime differences").
-    const codes = [await a?.stop(), await b?.stop()];
+    // B first: its GOAWAY (RFC 9113 §6.8) lands on A's pooled connection, which has carried
+    // every tunnel of this suite; A goes on, and drains cleanly after.
+    const codes = [await b?.stop(), await a?.stop()];
     expect(codes, `A stderr:\n${a?.stderr()}\nB stderr:\n${b?.stderr()}`).toEqual([0, 0]);
   });
 
@@ -311,5 +311,19 @@ describe.each(RUNTIMES)('client → A → B → ws backend, gateways under %s', 
     expect((await Promise.all(sockets.map((ws) => closeWith(ws)))).every((c) => c === 1000)).toBe(true);
     await eventuallySample(b, 'h2ws_tunnels_open{route="/echo",transport="h2"}', 0);
     expect(await sample(b, 'h2ws_sessions_open{transport="h2"}')).toBe(1);
+  });
+
+  it('300 more tunnels, 50 at a time, still ride that ONE A→B connection: no per-connection stream budget', async () => {
+    const goawaysBefore = await sample(b, 'h2ws_goaways_total{code="NO_ERROR",side="received"}');
+    for (let batch = 0; batch < 6; batch++) {
+      const sockets = await Promise.all(Array.from({ length: 50 }, () => connect(url('/echo'), { pool })));
+      const replies = await Promise.all(sockets.map((ws, i) => roundTrip(ws, `batch ${batch} tunnel ${i}`)));
+      expect(replies).toEqual(sockets.map((_, i) => `batch ${batch} tunnel ${i}`));
+      expect((await Promise.all(sockets.map((ws) => closeWith(ws)))).every((c) => c === 1000)).toBe(true);
+    }
+    await eventuallySample(b, 'h2ws_tunnels_open{route="/echo",transport="h2"}', 0);
+    expect(await sample(b, 'h2ws_sessions_open{transport="h2"}')).toBe(1);
+    // A never retired its connection with a GOAWAY of its own.
+    expect(await sample(b, 'h2ws_goaways_total{code="NO_ERROR",side="received"}')).toBe(goawaysBefore);
   });
 });

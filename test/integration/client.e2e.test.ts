@@ -6,7 +6,7 @@
  * advertise a small MAX_CONCURRENT_STREAMS, a plain `ws` server (HTTP/1.1 only) and an h2
  * server that does not advertise SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441 §3).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import http2 from 'node:http2';
 import type net from 'node:net';
@@ -16,109 +16,11 @@ import { WebSocketServer as WsServer } from 'ws';
 import { type Gateway, serve, type WebSocketStream } from '../../mod.ts';
 import { localhostCertificate } from '../helpers/certs.ts';
 import { type EchoBackend, type RawBackend, refusedPort, startEchoBackend, startRawBackend } from '../helpers/backends.ts';
-import { RUNTIMES, type RuntimeName, scriptCommand } from '../helpers/gateway-process.ts';
+import { binary, type Message, type Opened, Runner, text } from '../helpers/client-runner.ts';
+import { RUNTIMES, scriptCommand } from '../helpers/gateway-process.ts';
 import { connectH2, eventually, openTunnel, serverFrame } from '../helpers/h2-client.ts';
 
 const H2 = http2.constants;
-
-// ---------------------------------------------------------------------------------------------
-// The runner: one process per runtime, one JSON line per command and per answer.
-
-type Message = { text: string } | { binary: string };
-interface RunnerError {
-  name: string;
-  code: unknown;
-  status: unknown;
-  message: string;
-}
-type Answer<T> = { ok: true; result: T } | { ok: false; error: RunnerError };
-
-class Runner {
-  runtime = '';
-  readonly #proc: ChildProcess;
-  readonly #waiters = new Map<number, (answer: Answer<unknown>) => void>();
-  #nextId = 1;
-  #stderr = '';
-
-  private constructor(proc: ChildProcess) {
-    this.#proc = proc;
-  }
-
-  static async start(runtime: RuntimeName): Promise<Runner> {
-    const { cmd, args } = scriptCommand(runtime, 'test/fixtures/client-runner.ts');
-    const proc = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
-    const runner = new Runner(proc);
-    proc.stderr!.setEncoding('utf8').on('data', (d: string) => (runner.#stderr += d));
-    let buffer = '';
-    const ready = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the ${runtime} client runner did not start: ${runner.#stderr}`)), 30_000);
-      proc.once('exit', (code) => reject(new Error(`the ${runtime} client runner exited with ${code}: ${runner.#stderr}`)));
-      proc.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-        buffer += chunk;
-        for (let nl = buffer.indexOf('\n'); nl !== -1; nl = buffer.indexOf('\n')) {
-          const line = JSON.parse(buffer.slice(0, nl)) as { ready?: boolean; runtime?: string; id?: number } & Answer<unknown>;
-          buffer = buffer.slice(nl + 1);
-          if (line.ready) {
-            runner.runtime = line.runtime!;
-            clearTimeout(timer);
-            resolve();
-          } else {
-            runner.#waiters.get(line.id!)?.(line);
-            runner.#waiters.delete(line.id!);
-          }
-        }
-      });
-    });
-    await ready;
-    return runner;
-  }
-
-  /** Runs a command; the answer either way. */
-  attempt<T>(op: string, args: object = {}, ms = 20_000): Promise<Answer<T>> {
-    const id = this.#nextId++;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${this.runtime} runner: "${op}" got no answer in ${ms} ms; stderr: ${this.#stderr}`)), ms);
-      this.#waiters.set(id, (answer) => {
-        clearTimeout(timer);
-        resolve(answer as Answer<T>);
-      });
-      this.#proc.stdin!.write(`${JSON.stringify({ id, op, ...args })}\n`);
-    });
-  }
-
-  /** Runs a command; its result, or a thrown Error carrying the runner's error. */
-  async call<T>(op: string, args: object = {}, ms?: number): Promise<T> {
-    const answer = await this.attempt<T>(op, args, ms);
-    if (!answer.ok) throw Object.assign(new Error(`${op}: ${answer.error.message}`), { runnerError: answer.error });
-    return answer.result;
-  }
-
-  /** A command that must fail: the error it failed with. */
-  async failure(op: string, args: object = {}, ms?: number): Promise<RunnerError> {
-    const answer = await this.attempt(op, args, ms);
-    if (answer.ok) throw new Error(`${op} succeeded, expected it to fail: ${JSON.stringify(answer.result)}`);
-    return answer.error;
-  }
-
-  async stop(): Promise<void> {
-    if (this.#proc.exitCode !== null) return;
-    const exited = new Promise((resolve) => this.#proc.once('exit', resolve));
-    this.#proc.stdin!.end();
-    const timer = setTimeout(() => this.#proc.kill('SIGKILL'), 5_000);
-    await exited;
-    clearTimeout(timer);
-  }
-}
-
-interface Opened {
-  handle: number;
-  transport: 'h2' | 'h1';
-  protocol: string;
-  extensions: string;
-}
-
-const text = (t: string): Message => ({ text: t });
-const binary = (b: Buffer): Message => ({ binary: b.toString('base64') });
 
 // ---------------------------------------------------------------------------------------------
 // Servers in this process.
@@ -344,6 +246,21 @@ describe.each(RUNTIMES)('the client under %s', (runtime) => {
     expect(runner.runtime).toBe(runtime);
   });
 
+  it('an idle pooled connection does not keep the process alive', async () => {
+    const { cmd, args } = scriptCommand(runtime, 'test/fixtures/client-runner.ts');
+    const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', H2WS_RUNNER_IDLE_EXIT: wsUrl(gw, '/echo') } });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    proc.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 15_000);
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => proc.once('exit', (c, s) => resolve([c, s])));
+    clearTimeout(timer);
+    expect({ code, signal }, `stdout: ${stdout}\nstderr: ${stderr}`).toEqual({ code: 0, signal: null });
+    // The connection was still open when the script returned: it was idle, not closed.
+    expect(JSON.parse(stdout)).toEqual({ transport: 'h2', echoed: true, sessions: 1 });
+  });
+
   describe('against h2ws (h2c)', () => {
     it('carries the socket over HTTP/2 and echoes text and binary byte-exact', async () => {
       const ws = await runner.call<Opened>('connect', { url: wsUrl(gw, '/echo') });
@@ -514,6 +431,20 @@ describe.each(RUNTIMES)('the client under %s', (runtime) => {
       expect(mine.map((s) => s.id)).toEqual(Array.from({ length: 30 }, (_, i) => 2 * i + 1));
       expect(limited.maxOpen()).toBeLessThanOrEqual(10);
       expect(limited.maxOpen()).toBeGreaterThan(1);
+    });
+
+    it('advertises the pool’s windows: SETTINGS_INITIAL_WINDOW_SIZE, and a WINDOW_UPDATE raising the connection’s (RFC 9113 §6.9.2)', async () => {
+      const path = `/windows/${runtime}`;
+      const windows = { stream: 131_072, connection: 524_288 };
+      const ws = await runner.call<Opened>('connect', { url: `${limited.url}${path}`, pool: `windows-${runtime}`, poolOptions: { windows } });
+      expect(ws.transport).toBe('h2');
+      const seen = limited.streams.find((s) => s.path === path)!;
+      expect(seen.session.remoteSettings.initialWindowSize).toBe(windows.stream);
+      // Nothing was sent to the client yet but HEADERS: the whole raised window is open.
+      await eventually(() => seen.session.state.remoteWindowSize === windows.connection, 5000, 'the connection window raised to 512 KiB');
+      const big = binary(randomBytes(300_000));
+      expect(await runner.call('echo', { handles: [ws.handle], messages: [big] })).toEqual([[big]]);
+      await runner.call('close', { handles: [ws.handle], code: 1000 });
     });
 
     it('retries a stream refused with REFUSED_STREAM (RFC 9113 §8.7); the application sees one socket', async () => {

@@ -499,10 +499,7 @@ describe.each(RUNTIMES)('faults under %s', (runtime) => {
   // never closed (say, a client RST_STREAM that does not abort the backend) leaves a gauge
   // above 0 after its wave, or file descriptors above baseline. Memory only catches gross
   // leaks in a run this short; `npm run soak` runs long enough to see a slow one.
-  // On Deno the clients drop their connections instead of sending GOAWAY: Deno 2.9's
-  // node:http2 aborts the process on a client's GOAWAY after busy connections (README,
-  // "Runtime differences"); h2ws cannot prevent that, and this test is about leaks.
-  const dropConnections = runtime === 'deno';
+  const dropConnections = false;
   it(`soak: 2,000 tunnels in waves of 200 (4 h2 connections${dropConnections ? ', dropped' : ''} + HTTP/1.1, every 5th reset): no tunnel left open, fds and memory back near baseline`, async () => {
     const result = await soak(soakGw, { waves: 8, warmupWaves: 2, tunnels: 200, h2Connections: 4, h1Tunnels: 40, resetEvery: 5, dropConnections });
     const waves = result.waves.map((w) => `${w.result.opened} ok, ${w.stats.fds} fds, ${(w.stats.rssKiB / 1024).toFixed(1)} MiB`);

@@ -344,10 +344,7 @@ describe.each(RUNTIMES)('WebSocket conformance under %s', (runtime) => {
   let shared: H2Client | undefined;
   let goneAway = false;
 
-  /**
-   * The h2 connection the tests share, replaced once the server has sent GOAWAY (h2ws does
-   * after 128 streams on Deno, see runtime/capabilities.ts).
-   */
+  /** The h2 connection the tests share, replaced if the server has sent GOAWAY. */
   async function h2(): Promise<H2Client> {
     if (shared !== undefined && !goneAway && !shared.session.closed && !shared.session.destroyed) return shared;
     void shared?.close();

@@ -1,6 +1,8 @@
-/** H2UpgradedStream: an RFC 8441 stream seen as an HTTP/1.1 upgraded socket, against a real node:http2 pair on loopback. */
+/** H2UpgradedStream: an RFC 8441 stream of h2ws's engine seen as an HTTP/1.1 upgraded socket, with node:http2 as the client on loopback. */
 import http2 from 'node:http2';
-import type net from 'node:net';
+import net from 'node:net';
+import { H2Session } from '../../src/h2/session.ts';
+import type { H2Stream } from '../../src/h2/stream.ts';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type H2Answer, H2UpgradedStream } from '../../src/h2/upgraded-stream.ts';
 import { eventually, once } from '../helpers/h2-client.ts';
@@ -9,7 +11,7 @@ const { NGHTTP2_CANCEL } = http2.constants;
 
 interface Harness {
   /** The next extended CONNECT stream, wrapped as the gateway wraps it. */
-  open(path?: string): Promise<{ adapter: H2UpgradedStream; answers: H2Answer[]; client: http2.ClientHttp2Stream; server: http2.ServerHttp2Stream }>;
+  open(path?: string): Promise<{ adapter: H2UpgradedStream; answers: H2Answer[]; client: http2.ClientHttp2Stream; server: H2Stream }>;
 }
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -18,11 +20,10 @@ afterEach(async () => {
 });
 
 async function harness(): Promise<Harness> {
-  const server = http2.createServer({ settings: { enableConnectProtocol: true } } as http2.ServerOptions);
-  const arrivals: Array<(stream: http2.ServerHttp2Stream) => void> = [];
-  server.on('stream', (stream) => {
-    stream.on('error', () => {});
-    arrivals.shift()?.(stream);
+  const arrivals: Array<(stream: H2Stream) => void> = [];
+  const sessions = new Set<H2Session>();
+  const server = net.createServer((socket) => {
+    sessions.add(new H2Session(socket, { role: 'server', settings: { enableConnectProtocol: true } }, { onStream: (stream) => arrivals.shift()?.(stream) }));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const { port } = server.address() as net.AddressInfo;
@@ -31,11 +32,12 @@ async function harness(): Promise<Harness> {
   await once(session, 'remoteSettings');
   cleanups.push(async () => {
     session.destroy();
+    for (const s of sessions) s.destroy();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
   return {
     async open(path = '/ws') {
-      const arrived = new Promise<http2.ServerHttp2Stream>((resolve) => arrivals.push(resolve));
+      const arrived = new Promise<H2Stream>((resolve) => arrivals.push(resolve));
       const client = session.request(
         { ':method': 'CONNECT', ':protocol': 'websocket', ':scheme': 'http', ':path': path, ':authority': 'test', 'sec-websocket-version': '13' },
         { endStream: false },
@@ -226,7 +228,7 @@ describe('H2UpgradedStream (RFC 8441 §5)', () => {
     client.close(NGHTTP2_CANCEL);
     await closed;
     expect(adapter.destroyed).toBe(true);
-    expect(server.rstCode).toBe(NGHTTP2_CANCEL);
+    expect(server.closeInfo?.code).toBe(NGHTTP2_CANCEL);
   });
 
   it('backpressure: when nobody reads, push() returns false and the h2 stream is paused; reading resumes it', async () => {
@@ -239,11 +241,11 @@ describe('H2UpgradedStream (RFC 8441 §5)', () => {
     client.write(payload);
     // Start the flow, but do not consume: the adapter's buffer fills to its high-water mark.
     adapter.read(0);
-    await eventually(() => server.isPaused() && adapter.readableLength >= adapter.readableHighWaterMark, 5000, 'the h2 stream to pause');
+    await eventually(() => server.paused && adapter.readableLength >= adapter.readableHighWaterMark, 5000, 'the h2 stream to pause');
     // A paused h2 stream sends no WINDOW_UPDATE, so the client cannot send everything.
     await new Promise((r) => setTimeout(r, 100));
     expect(adapter.bytesRead).toBeLessThan(total);
-    expect(server.isPaused()).toBe(true);
+    expect(server.paused).toBe(true);
     const got = collect(adapter);
     await eventually(() => got.bytes().length === total, 10_000, 'all bytes at the adapter');
     expect(got.bytes().equals(payload)).toBe(true);
