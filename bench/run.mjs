@@ -11,10 +11,12 @@
 //   BENCH_TUNNELS=10000    idle tunnels for the memory measurement (0 skips it)
 //   BENCH_SETTLE=40        seconds at rest before each memory reading (garbage collectors return
 //                          a burst's garbage only after some idle seconds)
-//   BENCH_TARGETS=...      comma list to run only some of: direct,node,deno,bun,nghttpx,haproxy
+//   BENCH_TARGETS=...      comma list to run only some of: direct,node,baseline,deno,bun,nghttpx,haproxy
 //   BENCH_NO_INSTALL=1     do not apt-get install missing peers
 //   BENCH_PEER_THREADS=1   nghttpx workers / HAProxy nbthread
 //   BENCH_OUT=bench        where to write RESULTS.md, results.json, results.svg
+//   BENCH_BASELINE=DIR     a built checkout of another h2ws to add as a row, side by side (the
+//                          release before h2ws's own HTTP/2 engine, which ran on node:http2)
 //
 // `node bench/run.mjs --rerender` rewrites RESULTS.md and results.svg from results.json, e.g.
 // after editing the hand-written reading in bench/notes.md.

@@ -315,7 +315,7 @@ function row(s, t, a) {
 // ---------------------------------------------------------------------------------------
 // SVG
 
-const COLORS = { direct: '#9e9e9e', node: '#3c873a', deno: '#1e6fd9', bun: '#e0a800', nghttpx: '#6a3fb5', haproxy: '#d2491d' };
+const COLORS = { direct: '#9e9e9e', node: '#3c873a', baseline: '#a5d6a7', deno: '#1e6fd9', bun: '#e0a800', nghttpx: '#6a3fb5', haproxy: '#d2491d' };
 
 function esc(s) {
   return String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');

@@ -50,16 +50,20 @@ async function waitH2(proc, port, ms = 15_000) {
   throw new Error(`${proc.name} did not accept h2c on port ${port} within ${ms} ms: ${last?.message}\nstderr: ${proc.err.trim()}`);
 }
 
-function h2wsCommand(runtime) {
-  if (runtime === 'node') return { cmd: process.execPath, args: [BIN] };
-  const bin = path.join(ROOT, 'node_modules/.bin', runtime);
-  return runtime === 'deno' ? { cmd: bin, args: ['run', '-A', BIN] } : { cmd: bin, args: [BIN] };
+function h2wsCommand(runtime, bin = BIN) {
+  if (runtime === 'node') return { cmd: process.execPath, args: [bin] };
+  const exe = path.join(ROOT, 'node_modules/.bin', runtime);
+  return runtime === 'deno' ? { cmd: exe, args: ['run', '-A', bin] } : { cmd: exe, args: [bin] };
 }
 
-function h2wsTarget(runtime, label, backendPort) {
+/**
+ * `id` and `root` name another built checkout of h2ws to measure side by side (the baseline
+ * row: BENCH_BASELINE=path, a checkout of the release before h2ws's own HTTP/2 engine).
+ */
+function h2wsTarget(runtime, label, backendPort, id = runtime, root = ROOT) {
   const bin = runtime === 'node' ? process.execPath : path.join(ROOT, 'node_modules/.bin', runtime);
   const check = () => {
-    if (!existsSync(path.join(ROOT, 'dist/src/cli/main.js'))) return 'dist/ is missing: run `npm run build` first';
+    if (!existsSync(path.join(root, 'dist/src/cli/main.js'))) return `${path.join(root, 'dist')} is missing: run \`npm run build\` there first`;
     if (!existsSync(bin)) return `${runtime} is not installed at ${path.relative(ROOT, bin)} (run \`npm ci\`; it is a devDependency)`;
     return undefined;
   };
@@ -69,7 +73,7 @@ function h2wsTarget(runtime, label, backendPort) {
     return v ? `${runtime === 'deno' ? 'Deno' : 'Bun'} ${v.split('\n')[0].replace(/^deno\s+/, '').split(' ')[0]}` : undefined;
   };
   return {
-    id: runtime,
+    id,
     label,
     kind: 'h2',
     memory: true,
@@ -78,8 +82,8 @@ function h2wsTarget(runtime, label, backendPort) {
     async start() {
       const config = tmpFile('h2ws.json');
       writeFileSync(config, JSON.stringify(H2WS_CONFIG));
-      const { cmd, args } = h2wsCommand(runtime);
-      const proc = spawnTracked(label, cmd, [...args, '--listen', '127.0.0.1:0', '--backend', `ws://127.0.0.1:${backendPort}`, '--config', config, '--log-level', 'warn'], { cwd: ROOT });
+      const { cmd, args } = h2wsCommand(runtime, path.join(root, 'bin/h2ws.js'));
+      const proc = spawnTracked(label, cmd, [...args, '--listen', '127.0.0.1:0', '--backend', `ws://127.0.0.1:${backendPort}`, '--config', config, '--log-level', 'warn'], { cwd: root });
       try {
         const m = await waitForOutput(proc, /h2ws listening on http:\/\/127\.0\.0\.1:(\d+)\//);
         const port = Number(m[1]);
@@ -206,6 +210,7 @@ export function makeTargets(backendPort) {
   return [
     directTarget(backendPort),
     h2wsTarget('node', 'h2ws Node', backendPort),
+    ...(process.env.BENCH_BASELINE ? [h2wsTarget('node', 'h2ws Node, node:http2 (previous release)', backendPort, 'baseline', path.resolve(process.env.BENCH_BASELINE))] : []),
     h2wsTarget('deno', 'h2ws Deno', backendPort),
     h2wsTarget('bun', 'h2ws Bun', backendPort),
     nghttpxTarget(backendPort),

@@ -1001,16 +1001,22 @@ type Closure = 'us' | 'peer-reset' | 'peer';
 const CLOSED_ROWS = { us: 'closed (reset by us)', 'peer-reset': 'closed (reset by the peer)', peer: 'closed (by the peer)' } as const;
 
 /** Takes `n` bytes off a stream's send queue: a view when one chunk has them, a copy otherwise. */
-function takeBytes(stream: H2Stream, n: number): Uint8Array {
+function takeBytes(stream: H2Stream, wanted: number): Uint8Array {
   const queue = stream.outQueue;
   const first = queue[0]!;
   const available = first.length - stream.outOffset;
-  stream.outBytes -= n;
+  let n = wanted;
   if (available > n) {
+    stream.outBytes -= n;
     const view = first.subarray(stream.outOffset, stream.outOffset + n);
     stream.outOffset += n;
     return view;
   }
+  // A frame that would straddle two large writes is cut at the first one's end instead of
+  // copied: DATA frames may have any length, and a copy of 16 KiB per frame is an allocation
+  // outside V8's heap that drives its garbage collector.
+  if (available >= 4096 && available < n) n = available;
+  stream.outBytes -= n;
   if (available === n) {
     queue.shift();
     const view = stream.outOffset === 0 ? first : first.subarray(stream.outOffset);

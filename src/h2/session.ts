@@ -24,7 +24,7 @@ export type SessionHandler = Omit<ConnectionHandler, 'onOutput'> & {
 };
 
 /** Above this, a tick's frames go out as several writes (corked) rather than one concatenation. */
-const CONCAT_LIMIT = 64 * 1024;
+const CONCAT_LIMIT = 16 * 1024;
 /** After our GOAWAY for a connection error, the peer gets this long to read it before the socket is destroyed. */
 const LINGER_MS = 1000;
 
