@@ -5,7 +5,8 @@ export const HELP = `h2ws: WebSocket over HTTP/2 (RFC 8441) gateway to HTTP/1.1 
 Usage:
   h2ws [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE | --self-signed]
        [--backend WS_URL] [--route PATH_PREFIX=WS_URL]... [--config FILE.json]
-       [--admin-listen HOST:PORT] [--no-metrics] [--log-level LEVEL]
+       [--trusted-proxy ADDR]... [--admin-listen HOST:PORT] [--no-metrics]
+       [--log-level LEVEL]
        [--log-format json|pretty] [--help] [--version]
 
 Options:
@@ -19,9 +20,16 @@ Options:
   --backend WS_URL       Default route: every WebSocket path goes to this backend
                          (ws://host:port[/path] or wss://...).
   --route PREFIX=WS_URL  Route paths under PREFIX to WS_URL; repeatable. The longest
-                         prefix wins, prefixes match whole path segments, and a path
-                         with no route gets 404. A backend URL with a path replaces
-                         the prefix; one without keeps the client's path as is.
+                         prefix wins, prefixes match whole path segments (case-
+                         sensitively), and a path with no route gets 404. Paths are
+                         normalized first ("..", "//", %-encoded unreserved characters;
+                         unsafe ones get 400). A backend URL with a path replaces the
+                         prefix; one without gets the client's normalized path.
+  --trusted-proxy ADDR   An IP address or CIDR range (10.0.0.0/8, 2001:db8::/32) of a
+                         proxy in front of h2ws; repeatable, and replaces the config's
+                         "trustedProxies". Its X-Forwarded-For and Forwarded reach the
+                         backend with h2ws's hop appended, and its X-Real-IP is kept.
+                         Everyone else's are replaced by the client address h2ws saw.
   --config FILE.json     JSON config with the same fields plus limits and timeouts.
                          Flags override the file.
   --admin-listen HOST:PORT
@@ -42,6 +50,7 @@ Config file (every field optional):
     "tls": { "cert": "cert.pem", "key": "key.pem" },   or   "selfSigned": true,
     "backend": "ws://127.0.0.1:9000",
     "routes": { "/chat": "ws://127.0.0.1:9001" },
+    "trustedProxies": ["10.0.0.0/8"],
     "limits": {
       "maxTunnels": ${DEFAULT_LIMITS.maxTunnels},
       "maxStreamsPerConnection": ${DEFAULT_LIMITS.maxStreamsPerConnection},

@@ -12,13 +12,15 @@ export interface CliArgs {
   /** `--route PREFIX=URL`, in order. */
   readonly routes: ReadonlyArray<readonly [string, string]>;
   readonly config?: string;
+  /** `--trusted-proxy ADDR`, in order (only present when given). */
+  readonly trustedProxies?: readonly string[];
   readonly adminListen?: string;
   readonly noMetrics: boolean;
   readonly logLevel?: string;
   readonly logFormat?: string;
 }
 
-const VALUE_FLAGS = new Set(['--listen', '--tls-cert', '--tls-key', '--backend', '--route', '--config', '--admin-listen', '--log-level', '--log-format']);
+const VALUE_FLAGS = new Set(['--listen', '--tls-cert', '--tls-key', '--backend', '--route', '--config', '--admin-listen', '--log-level', '--log-format', '--trusted-proxy']);
 const BOOLEAN_FLAGS = new Set(['--self-signed', '--help', '-h', '--version', '-v', '--no-metrics']);
 
 function fail(field: string, message: string): never {
@@ -30,7 +32,7 @@ export function parseArgs(argv: readonly string[]): CliArgs {
   const out: {
     help: boolean; version: boolean; selfSigned: boolean; noMetrics: boolean; routes: Array<[string, string]>;
     listen?: string; tlsCert?: string; tlsKey?: string; backend?: string; config?: string;
-    adminListen?: string; logLevel?: string; logFormat?: string;
+    adminListen?: string; logLevel?: string; logFormat?: string; trustedProxies?: string[];
   } = { help: false, version: false, selfSigned: false, noMetrics: false, routes: [] };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -63,6 +65,7 @@ export function parseArgs(argv: readonly string[]): CliArgs {
       case '--admin-listen': out.adminListen = value; break;
       case '--log-level': out.logLevel = value; break;
       case '--log-format': out.logFormat = value; break;
+      case '--trusted-proxy': (out.trustedProxies ??= []).push(value); break;
       case '--route': {
         const sep = value.indexOf('=');
         if (sep <= 0 || sep === value.length - 1) fail('--route', `--route "${value}" is not PATH_PREFIX=WS_URL (for example /chat=ws://127.0.0.1:9000)`);

@@ -59,6 +59,11 @@ export interface GatewayOptions {
   readonly routes: readonly Route[];
   /** The access rule for routes without one of their own (in-process routes, app-claimed sockets). */
   readonly access: AccessRule | undefined;
+  /**
+   * Peers (IP addresses or CIDR ranges) trusted as proxies: their X-Forwarded-For, Forwarded
+   * and X-Real-IP reach the backend, extended with h2ws's hop. Absent or empty: nobody's do.
+   */
+  readonly trustedProxies?: readonly string[];
   readonly limits: Limits;
   readonly timeouts: Timeouts;
   readonly admin: AdminOptions;

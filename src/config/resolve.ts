@@ -10,6 +10,8 @@ import {
   type GatewayOptions, type TlsOptions,
 } from './options.ts';
 import { type ConfigFile, configFileSchema, describeIssue, type RouteConfig } from './schema.ts';
+import { normalizePath } from '../handshake/path.ts';
+import { parseProxyRange } from '../handshake/proxy-trust.ts';
 
 /** A route's own access fields replace the config's default ones, field by field. */
 function mergeAccess(base: AccessRule | undefined, own: AccessRule | undefined): AccessRule | undefined {
@@ -69,6 +71,12 @@ export function resolveOptions(
   const routes = new Map<string, Route>();
   const addRoute = (prefix: string, target: string | RouteConfig, field: string) => {
     if (!prefix.startsWith('/')) fail(field, `${field}: route prefix "${prefix}" must start with "/"`);
+    // Requests are matched by their normalized path (handshake/path.ts), so a prefix that is
+    // not itself normalized could never match.
+    const normal = normalizePath(prefix);
+    if (!normal.ok || normal.path !== prefix || prefix.includes('?')) {
+      fail(field, `${field}: route prefix "${prefix}" is not a normalized path${normal.ok && !prefix.includes('?') ? ` (write "${normal.path}")` : ''}`);
+    }
     const url = typeof target === 'string' ? target : target.backend;
     const access = mergeAccess(file.access, typeof target === 'string' ? undefined : target.access);
     try {
@@ -101,12 +109,20 @@ export function resolveOptions(
   const format = args.logFormat ?? file.log?.format;
   if (format !== undefined && format !== 'json' && format !== 'pretty') fail('--log-format', `--log-format: "${format}" is not json or pretty`);
 
+  // Flags replace the file's list, as other flags do.
+  for (const value of args.trustedProxies ?? []) {
+    const range = parseProxyRange(value);
+    if (range instanceof Error) fail('--trusted-proxy', `--trusted-proxy: ${range.message}`);
+  }
+  const trustedProxies = args.trustedProxies ?? file.trustedProxies ?? [];
+
   const options: GatewayOptions = {
     host: listen.host,
     port: listen.port,
     tls,
     routes: Object.freeze([...routes.values()]),
     access: file.access === undefined ? undefined : Object.freeze({ ...file.access }),
+    ...(trustedProxies.length > 0 && { trustedProxies: Object.freeze([...trustedProxies]) }),
     limits: Object.freeze({ ...DEFAULT_LIMITS, ...file.limits }),
     timeouts: Object.freeze({ ...DEFAULT_TIMEOUTS, ...file.timeouts }),
     admin: Object.freeze(admin),

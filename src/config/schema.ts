@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { LOG_LEVELS, type LogLevel } from '../log/levels.ts';
 import type { AccessRule } from '../handshake/access.ts';
+import { parseProxyRange } from '../handshake/proxy-trust.ts';
 
 /**
  * The JSON config file (`--config FILE.json`) and the library's input share this schema.
@@ -38,6 +39,12 @@ export const adminSchema = z.strictObject({
   status: z.boolean().optional(),
 });
 
+/** An IP address or CIDR range ("10.0.0.0/8", "2001:db8::/32") of a proxy whose forwarding fields h2ws keeps. */
+export const trustedProxySchema = z.string().superRefine((value, ctx) => {
+  const range = parseProxyRange(value);
+  if (range instanceof Error) ctx.addIssue({ code: 'custom', message: range.message });
+});
+
 export const logSchema = z.strictObject({
   level: z.enum(LOG_LEVELS).optional(),
   format: z.enum(['json', 'pretty']).optional(),
@@ -63,6 +70,11 @@ export interface ConfigFile {
   routes?: Record<string, string | RouteConfig>;
   /** Access rules for every route; a route's own `access` fields replace these. */
   access?: AccessRule;
+  /**
+   * Peers (IP addresses or CIDR ranges) whose X-Forwarded-For, Forwarded and X-Real-IP are
+   * kept and extended; everyone else's are replaced (README "Forwarding headers").
+   */
+  trustedProxies?: string[];
   limits?: Partial<Record<'maxTunnels' | 'maxStreamsPerConnection' | 'maxHeaderListSize' | 'maxBufferedBytesPerTunnel', number>>;
   timeouts?: Partial<Record<'handshakeMs' | 'backendConnectMs' | 'backendUpgradeMs' | 'idleMs' | 'drainMs' | 'pingIntervalMs', number>>;
   admin?: { listen?: string; metrics?: boolean; status?: boolean };
@@ -79,6 +91,7 @@ export const configFileSchema: z.ZodType<ConfigFile> = z.strictObject({
   /** Path prefix → backend URL, the same as `--route PREFIX=URL`. */
   routes: z.record(z.string(), z.union([z.string(), z.strictObject({ backend: z.string(), access: accessSchema.optional(), h2: z.enum(['prefer', 'require']).optional() })])).optional(),
   access: accessSchema.optional(),
+  trustedProxies: z.array(trustedProxySchema).optional(),
   limits: limitsSchema.optional(),
   timeouts: timeoutsSchema.optional(),
   admin: adminSchema.optional(),

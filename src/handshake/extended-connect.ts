@@ -1,7 +1,8 @@
 import { H2ErrorCode } from '../h2/error-codes.ts';
 import { forwardableHeaders } from './forward-headers.ts';
 import { type HeaderMap, headerValue, isSafeFieldValue, isToken, splitList } from './headers.ts';
-import { type HandshakeResult, reject } from './websocket-request.ts';
+import { normalizePath } from './path.ts';
+import { type HandshakeContext, type HandshakeResult, reject } from './websocket-request.ts';
 
 /** The only WebSocket version there is (RFC 6455 §4.1, §11.6). */
 export const WEBSOCKET_VERSION = '13';
@@ -19,7 +20,7 @@ export const WEBSOCKET_VERSION = '13';
  * if (r.ok) console.log(r.request.path); // "/chat"
  * ```
  */
-export function validateExtendedConnect(headers: HeaderMap): HandshakeResult {
+export function validateExtendedConnect(headers: HeaderMap, context: HandshakeContext = {}): HandshakeResult {
   // 1. RFC 9113 §8.5: a CONNECT without :protocol asks for a TCP tunnel. h2ws is not a
   //    forward proxy, so it answers 501 rather than opening arbitrary connections.
   const protocol = headerValue(headers, ':protocol');
@@ -50,6 +51,11 @@ export function validateExtendedConnect(headers: HeaderMap): HandshakeResult {
   if (!path!.startsWith('/')) {
     return reject(400, `:path "${path}" must start with "/"`, { h2Code: H2ErrorCode.PROTOCOL_ERROR });
   }
+  // The path policy (handshake/path.ts): routing, access rules and the backend all see the
+  // normalized path. What cannot be normalized safely is a 400, not a reset: the request is
+  // well-formed HTTP/2, h2ws declines it.
+  const normalized = normalizePath(path!);
+  if (!normalized.ok) return reject(400, normalized.message);
   // 4. RFC 6455 §4.2.2 via RFC 8441 §5: a version other than 13 is refused with the version
   //    h2ws speaks. A missing version is taken as 13: Firefox has been seen to omit it.
   const version = headerValue(headers, 'sec-websocket-version');
@@ -70,11 +76,12 @@ export function validateExtendedConnect(headers: HeaderMap): HandshakeResult {
     request: {
       transport: 'h2',
       authority: authority!,
-      path: path!,
+      path: normalized.path,
       protocols,
       extensions: headerValue(headers, 'sec-websocket-extensions'),
       clientKey: undefined,
       forwardHeaders: forwardableHeaders(headers),
+      ...(context.trustedProxy === true && { trustedProxy: true }),
     },
   };
 }

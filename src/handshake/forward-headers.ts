@@ -3,7 +3,8 @@ import { HOP_BY_HOP, type HeaderMap, isSafeFieldValue, splitList } from './heade
 /**
  * Fields h2ws sets itself on the backend request, so the client's copies are not forwarded:
  * the key and version are regenerated (RFC 6455 §4.1), the offers are sent separately, and
- * Host and X-Forwarded-Proto are rebuilt from what h2ws saw (Via and X-Forwarded-For are appended to).
+ * Host and X-Forwarded-Proto are rebuilt from what h2ws saw. X-Forwarded-For, Forwarded and
+ * X-Real-IP are kept here; backendFields replaces or extends them (see its CLIENT_IDENTITY).
  */
 const REBUILT: ReadonlySet<string> = new Set([
   'host',

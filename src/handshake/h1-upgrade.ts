@@ -1,7 +1,14 @@
 import { forwardableHeaders } from './forward-headers.ts';
 import { WEBSOCKET_VERSION } from './extended-connect.ts';
 import { type HeaderMap, headerValue, isToken, splitList } from './headers.ts';
-import { type HandshakeResult, reject } from './websocket-request.ts';
+import { normalizePath } from './path.ts';
+import { type HandshakeContext, type HandshakeResult, reject } from './websocket-request.ts';
+
+/** The HTTP/1.1 side also needs the raw field lines, to see a repeated Host. */
+export interface H1HandshakeContext extends HandshakeContext {
+  /** node:http's `req.rawHeaders`: names and values, alternating, as received. */
+  readonly rawHeaders?: readonly string[];
+}
 
 /**
  * Validates an HTTP/1.1 opening handshake (RFC 6455 §4.2.1), step by step. Pure.
@@ -14,12 +21,23 @@ import { type HandshakeResult, reject } from './websocket-request.ts';
  * }, '/chat');
  * ```
  */
-export function validateH1Upgrade(method: string, httpVersion: string, headers: HeaderMap, path: string): HandshakeResult {
+export function validateH1Upgrade(method: string, httpVersion: string, headers: HeaderMap, path: string, context: H1HandshakeContext = {}): HandshakeResult {
   // 1. "An HTTP/1.1 or higher GET request, including a Request-URI".
   if (method !== 'GET') return reject(400, `a WebSocket upgrade must use GET, not ${method} (RFC 6455 §4.2.1)`);
   if (httpVersion !== '1.1') return reject(400, `a WebSocket upgrade needs HTTP/1.1, not HTTP/${httpVersion}`);
   if (!path.startsWith('/')) return reject(400, `request target "${path}" must start with "/"`);
-  // 2. "A |Host| header field containing the server's authority."
+  // The path policy (handshake/path.ts): routing, access rules and the backend all see the
+  // normalized path; what cannot be normalized safely is a 400.
+  const normalized = normalizePath(path);
+  if (!normalized.ok) return reject(400, normalized.message);
+  // 2. "A |Host| header field containing the server's authority." RFC 9112 §3.2: a request
+  //    with more than one Host field is answered 400 (node:http keeps only the first in
+  //    `headers`, so the raw lines are counted).
+  if (context.rawHeaders !== undefined && countFields(context.rawHeaders, 'host') > 1) {
+    return reject(400, 'more than one Host header field (RFC 9112 §3.2)');
+  }
+  const hostField = headers.host;
+  if (Array.isArray(hostField) && hostField.length > 1) return reject(400, 'more than one Host header field (RFC 9112 §3.2)');
   const host = headerValue(headers, 'host');
   if (host === undefined || host === '') return reject(400, 'a WebSocket upgrade needs a Host header (RFC 6455 §4.2.1)');
   // 3. "An |Upgrade| header field containing the value "websocket"".
@@ -53,11 +71,12 @@ export function validateH1Upgrade(method: string, httpVersion: string, headers: 
     request: {
       transport: 'h1',
       authority: host,
-      path,
+      path: normalized.path,
       protocols,
       extensions: headerValue(headers, 'sec-websocket-extensions'),
       clientKey: key,
       forwardHeaders: forwardableHeaders(headers),
+      ...(context.trustedProxy === true && { trustedProxy: true }),
     },
   };
 }
@@ -65,4 +84,10 @@ export function validateH1Upgrade(method: string, httpVersion: string, headers: 
 const BASE64_16 = /^[A-Za-z0-9+/]{22}==$/;
 function isValidKey(key: string): boolean {
   return BASE64_16.test(key);
+}
+
+function countFields(rawHeaders: readonly string[], name: string): number {
+  let n = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]!.toLowerCase() === name) n++;
+  return n;
 }

@@ -4,7 +4,10 @@ export interface WebSocketRequest {
   readonly transport: 'h2' | 'h1';
   /** `:authority` on h2, `Host` on HTTP/1.1. Sent to the backend as `Host`. */
   readonly authority: string;
-  /** Path and query, as the client sent it. */
+  /**
+   * Path and query: the path normalized by `normalizePath` (handshake/path.ts), the query as
+   * the client sent it. Routing, access rules and the backend request all use this.
+   */
   readonly path: string;
   /** Subprotocols the client offered (Sec-WebSocket-Protocol), in its order. */
   readonly protocols: readonly string[];
@@ -14,6 +17,17 @@ export interface WebSocketRequest {
   readonly clientKey: string | undefined;
   /** End-to-end request fields to forward (lower-case names; cookies joined per RFC 9113 §8.2.3). */
   readonly forwardHeaders: Readonly<Record<string, string>>;
+  /**
+   * The client connected from an address in `trustedProxies`: its X-Forwarded-For, Forwarded
+   * and X-Real-IP are kept and extended for the backend. Otherwise they are replaced.
+   */
+  readonly trustedProxy?: boolean;
+}
+
+/** What a handshake validator knows about the connection besides the request itself. */
+export interface HandshakeContext {
+  /** The peer is a trusted proxy (see `WebSocketRequest.trustedProxy`). */
+  readonly trustedProxy?: boolean;
 }
 
 /** Why a handshake is turned down, and how that looks on the wire (see the README's table). */

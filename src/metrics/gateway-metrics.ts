@@ -118,8 +118,14 @@ export class GatewayMetrics {
     labelNames: ['transport'],
   });
 
+  readonly rapidResetClients: Counter = this.registry.counter({
+    name: 'h2ws_rapid_reset_clients_total',
+    help: 'Times a client address was cut off for resetting too many streams before they were answered, across its connections (CVE-2023-44487).',
+  });
+
   constructor(options: GatewayMetricsOptions = {}) {
     for (const transport of TRANSPORTS) this.sessionsOpen.seed({ transport });
+    this.rapidResetClients.seed({});
     for (const route of options.routes ?? []) this.seedRoute(route);
   }
 
@@ -165,6 +171,11 @@ export class GatewayMetrics {
 
   sessionClosed(transport: Transport): void {
     this.sessionsOpen.dec({ transport });
+  }
+
+  /** A client address emptied its rapid-reset budget and was cut off for a cool-down. */
+  rapidResetClient(): void {
+    this.rapidResetClients.inc({});
   }
 
   /** The exposition, to serve with `PROMETHEUS_CONTENT_TYPE`. */

@@ -11,6 +11,11 @@ export type DialFailure = { readonly message: string };
  */
 export function dial(target: BackendTarget, timeoutMs: number, signal: AbortSignal): Promise<net.Socket | DialFailure> {
   return new Promise((resolve) => {
+    // The client reset its stream before the dial began: no connection is opened at all.
+    if (signal.aborted) {
+      resolve({ message: 'client went away' });
+      return;
+    }
     const socket: net.Socket = target.secure
       ? tls.connect({ host: target.host, port: target.port, servername: net.isIP(target.host) ? undefined : target.host, ALPNProtocols: ['http/1.1'], allowHalfOpen: true } as tls.ConnectionOptions)
       : net.connect({ host: target.host, port: target.port, allowHalfOpen: true });

@@ -7,6 +7,7 @@ import type { RequestHead } from '../h2/field-validation.ts';
 import type { ResponseFields } from '../handshake/client-response.ts';
 import { validateExtendedConnect } from '../handshake/extended-connect.ts';
 import { validateH1Upgrade } from '../handshake/h1-upgrade.ts';
+import { isTrustedProxy } from '../handshake/proxy-trust.ts';
 import { splitList } from '../handshake/headers.ts';
 import type { WebSocketRequest } from '../handshake/websocket-request.ts';
 import { RouteTable } from '../routing/route-table.ts';
@@ -225,6 +226,10 @@ export class Gateway {
         goaway: (code, side) => metrics.goaway(code, side),
         reset: (code, side) => metrics.reset(code, side),
         rapidReset: (client) => logger.warn('rapid_reset', { client: client ?? 'unknown', message: 'the client reset streams faster than allowed; sent GOAWAY ENHANCE_YOUR_CALM and closed the connection' }),
+        rapidResetClient: (client) => {
+          metrics.rapidResetClient();
+          logger.warn('rapid_reset_client', { client, message: 'the address reset too many streams before they were answered, across its connections; sent GOAWAY ENHANCE_YOUR_CALM to each and refusing new ones for a cool-down' });
+        },
         defence: (kind, client) => logger.warn('h2_defence', { client: client ?? 'unknown', defence: kind, message: 'the client sent more protocol glitches or header data than allowed; sent GOAWAY ENHANCE_YOUR_CALM and closed the connection' }),
         internalError: (err) => logger.error('internal_error', { message: (err as Error)?.message ?? String(err) }),
       },
@@ -291,7 +296,7 @@ export class Gateway {
       this.#report({ transport: 'h2', client: peerAddress, path, route, outcome: 'refused', message: 'tunnel limit reached', h2Code: REFUSED.h2Code });
       return;
     }
-    const checked = validateExtendedConnect(head.headers);
+    const checked = validateExtendedConnect(head.headers, { trustedProxy: isTrustedProxy(stream.remoteAddress, this.options.trustedProxies) });
     if (!checked.ok) {
       const { rejection } = checked;
       if (rejection.h2Code !== undefined) stream.reset(rejection.h2Code);
@@ -319,7 +324,7 @@ export class Gateway {
       this.#report({ transport: 'h1', client: peerAddress, path, route: this.#routes.match(path)?.route.prefix, outcome: 'refused', status: REFUSED.h1Status });
       return;
     }
-    const checked = validateH1Upgrade(req.method ?? '', req.httpVersion, req.headers, path);
+    const checked = validateH1Upgrade(req.method ?? '', req.httpVersion, req.headers, path, { rawHeaders: req.rawHeaders, trustedProxy: isTrustedProxy(socket.remoteAddress, this.options.trustedProxies) });
     if (!checked.ok) {
       const { rejection } = checked;
       refuse(rejection.status, rejection.headers ?? {}, `${rejection.message}\n`);

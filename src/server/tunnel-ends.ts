@@ -136,6 +136,38 @@ export abstract class DuplexEnd<S extends Duplex = Duplex> implements TunnelEnd 
 
 /** A TCP socket (backend, or an HTTP/1.1 client) as a tunnel end. Aborting it sends a TCP RST. */
 class SocketEnd extends DuplexEnd<net.Socket> {
+  /**
+   * A peer's reset can surface as a plain end of input: when its RST arrives right behind data
+   * the socket is still reading, the kernel may answer the next read with EOF rather than
+   * ECONNRESET (seen on Linux with Node). Relaying that as END_STREAM would tell the client
+   * the backend closed cleanly. So an 'end' is confirmed first with an
+   * empty write: on a connection the peer half-closed (CLOSE_WAIT) it succeeds; on one it
+   * reset the kernel refuses it (ECONNRESET or EPIPE), the socket closes with an error, and
+   * the relay sends RST_STREAM CONNECT_ERROR instead. After our own FIN there is nothing to
+   * probe with, and the end is taken as it came.
+   */
+  override start(events: EndEvents): void {
+    const socket = this.stream;
+    super.start({
+      data: events.data,
+      close: events.close,
+      end: () => {
+        if (socket.destroyed || socket.writableEnded || !socket.writable) {
+          events.end();
+          return;
+        }
+        socket.write(EMPTY, (err) => {
+          if (err === undefined || err === null) {
+            events.end();
+            return;
+          }
+          // The 'close' that follows reports the reset (hadError), and the relay aborts the other side.
+          if (!socket.destroyed) socket.destroy(err);
+        });
+      },
+    });
+  }
+
   abort(): void {
     resetSocket(this.stream);
   }
@@ -155,3 +187,5 @@ export function socketEnd(socket: net.Socket): TunnelEnd {
 }
 
 function noop(): void {}
+
+const EMPTY = new Uint8Array(0);

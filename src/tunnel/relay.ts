@@ -104,12 +104,16 @@ class Direction {
     this.to.end();
   }
 
-  /** Stops relaying, injects a Close frame where a frame boundary is known, and half-closes. */
+  /**
+   * Stops relaying and, where a frame boundary is known, sends a Close frame and half-closes
+   * (an orderly WebSocket close). In the middle of a frame there is no orderly close: no
+   * END_STREAM or FIN, which would claim one; the tunnel's grace timer resets this side.
+   */
   closeWith(code: number, reason: string): void {
     if (this.#stopped) return;
     this.#stopped = true;
-    if (this.to.canWrite) {
-      if (this.boundary.atBoundary) this.to.write(closeFrame(code, reason, this.towardServer));
+    if (this.to.canWrite && this.boundary.atBoundary) {
+      this.to.write(closeFrame(code, reason, this.towardServer));
       this.to.end();
     }
     this.from.resume(); // discard what still arrives until the peer's FIN

@@ -103,6 +103,8 @@ describe.each(RUNTIMES)('client → A → B → ws backend, gateways under %s', 
     const timeouts = { backendConnectMs: 2000, backendUpgradeMs: 2000, drainMs: 2000 };
     b = await startGateway(runtime, ['--listen', '127.0.0.1:0'], {
       routes: { '/echo': echo.url, '/raw': raw.url, '/forbidden': forbidden.url, '/refused': `ws://127.0.0.1:${refused}` },
+      // A is the proxy in front of B: B keeps A's forwarding fields (README "Forwarding headers").
+      trustedProxies: ['127.0.0.1'],
       timeouts,
     });
     const viaB = { backend: `ws://127.0.0.1:${b.port}`, h2: 'require' };
@@ -131,7 +133,7 @@ describe.each(RUNTIMES)('client → A → B → ws backend, gateways under %s', 
     expect(codes, `A stderr:\n${a?.stderr()}\nB stderr:\n${b?.stderr()}`).toEqual([0, 0]);
   });
 
-  it('echoes text and binary byte-exact over h2 all the way, with both hops in Via and X-Forwarded-For', async () => {
+  it('echoes text and binary byte-exact over h2 all the way, with both hops in Via, X-Forwarded-For and Forwarded (B trusts A as a proxy, so it appends rather than replaces)', async () => {
     const ws = await connect(url('/echo/hops'), { pool });
     expect(ws.transport).toBe('h2');
     const every = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
@@ -141,6 +143,7 @@ describe.each(RUNTIMES)('client → A → B → ws backend, gateways under %s', 
     expect(req.url).toBe('/echo/hops');
     expect(req.headers.via).toBe('2 h2ws, 2 h2ws');
     expect(req.headers['x-forwarded-for']).toBe('127.0.0.1, 127.0.0.1');
+    expect(req.headers.forwarded).toBe('for=127.0.0.1;proto=http, for=127.0.0.1;proto=http');
     const closes = echo.closes.length;
     expect(await closeWith(ws)).toBe(1000);
     await eventually(() => echo.closes.length > closes, 5000, 'the backend’s close');

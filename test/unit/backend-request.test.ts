@@ -114,8 +114,13 @@ describe('an h2 client bridged to the backend', () => {
     expect(all(fields, 'cookie')).toEqual(['session=abc; theme=dark']);
   });
 
-  test('X-Forwarded-For appends the client address to the one received', () => {
-    expect(all(fields, 'x-forwarded-for')).toEqual(['203.0.113.7, 198.51.100.1']);
+  test('X-Forwarded-For is replaced by the client address: the client is no trusted proxy, so its own X-Forwarded-For is not believed (issue 15 item 4)', () => {
+    expect(all(fields, 'x-forwarded-for')).toEqual(['198.51.100.1']);
+  });
+
+  test('X-Forwarded-For appends the client address to the one received from a trusted proxy', () => {
+    const trusted = parse(buildBackendRequest({ ...h2Request, trustedProxy: true }, '/ws/chat?room=1', FRESH_KEY, H2_CLIENT)).fields;
+    expect(all(trusted, 'x-forwarded-for')).toEqual(['203.0.113.7, 198.51.100.1']);
   });
 
   test('X-Forwarded-Proto is what h2ws saw, not what the client claimed', () => {
@@ -163,7 +168,7 @@ describe('an HTTP/1.1 client bridged to the backend', () => {
     expect(all(fields, 'sec-websocket-extensions')).toEqual([]);
   });
 
-  test('the exact bytes', () => {
+  test('the exact bytes (with the RFC 7239 Forwarded field h2ws now sends, issue 15 item 4)', () => {
     expect(raw).toBe([
       'GET /chat HTTP/1.1',
       'Host: chat.example.com:8080',
@@ -175,6 +180,7 @@ describe('an HTTP/1.1 client bridged to the backend', () => {
       'cookie: session=abc',
       'X-Forwarded-For: 2001:db8::1',
       'X-Forwarded-Proto: http',
+      'Forwarded: for="[2001:db8::1]";proto=http',
       'Via: 1.1 h2ws',
     ].join('\r\n') + '\r\n\r\n');
   });

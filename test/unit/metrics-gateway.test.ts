@@ -21,6 +21,9 @@ const EMPTY = [
   '# TYPE h2ws_sessions_open gauge',
   'h2ws_sessions_open{transport="h2"} 0',
   'h2ws_sessions_open{transport="h1"} 0',
+  '# HELP h2ws_rapid_reset_clients_total Times a client address was cut off for resetting too many streams before they were answered, across its connections (CVE-2023-44487).',
+  '# TYPE h2ws_rapid_reset_clients_total counter',
+  'h2ws_rapid_reset_clients_total 0',
 ];
 
 /** Sample lines only (no HELP/TYPE), for one metric name or its _bucket/_sum/_count. */
