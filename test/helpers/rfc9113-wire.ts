@@ -9,42 +9,14 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
+import { H2ErrorCode } from '../../src/h2/error-codes.ts';
+import { Flag, FrameType, SettingId } from '../../src/h2/frame/types.ts';
 import { HpackDecoder } from '../../src/h2/hpack/decoder.ts';
 
-/** Frame types (RFC 9113 §6, §11.2). */
-export const T = {
-  DATA: 0x0,
-  HEADERS: 0x1,
-  PRIORITY: 0x2,
-  RST_STREAM: 0x3,
-  SETTINGS: 0x4,
-  PUSH_PROMISE: 0x5,
-  PING: 0x6,
-  GOAWAY: 0x7,
-  WINDOW_UPDATE: 0x8,
-  CONTINUATION: 0x9,
-} as const;
-
-/** Flags (RFC 9113 §6). */
-export const F = { END_STREAM: 0x1, ACK: 0x1, END_HEADERS: 0x4, PADDED: 0x8, PRIORITY: 0x20 } as const;
-
-/** Error codes (RFC 9113 §7), by name; `codeName` goes the other way. */
-export const E = {
-  NO_ERROR: 0x0,
-  PROTOCOL_ERROR: 0x1,
-  INTERNAL_ERROR: 0x2,
-  FLOW_CONTROL_ERROR: 0x3,
-  SETTINGS_TIMEOUT: 0x4,
-  STREAM_CLOSED: 0x5,
-  FRAME_SIZE_ERROR: 0x6,
-  REFUSED_STREAM: 0x7,
-  CANCEL: 0x8,
-  COMPRESSION_ERROR: 0x9,
-  CONNECT_ERROR: 0xa,
-  ENHANCE_YOUR_CALM: 0xb,
-  INADEQUATE_SECURITY: 0xc,
-  HTTP_1_1_REQUIRED: 0xd,
-} as const;
+/** Frame types (RFC 9113 §6, §11.2), flags (§6) and error codes (§7), by name; `codeName` goes the other way. */
+export const T = FrameType;
+export const F = Flag;
+export const E = H2ErrorCode;
 export type ErrorName = keyof typeof E;
 
 export function codeName(code: number): string {
@@ -53,15 +25,7 @@ export function codeName(code: number): string {
 }
 
 /** SETTINGS identifiers (RFC 9113 §6.5.2, RFC 8441 §3). */
-export const S = {
-  HEADER_TABLE_SIZE: 0x1,
-  ENABLE_PUSH: 0x2,
-  MAX_CONCURRENT_STREAMS: 0x3,
-  INITIAL_WINDOW_SIZE: 0x4,
-  MAX_FRAME_SIZE: 0x5,
-  MAX_HEADER_LIST_SIZE: 0x6,
-  ENABLE_CONNECT_PROTOCOL: 0x8,
-} as const;
+export const S = SettingId;
 
 export const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 export const MAX_WINDOW = 2 ** 31 - 1;

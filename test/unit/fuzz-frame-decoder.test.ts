@@ -13,18 +13,9 @@ import {
 } from '../../src/h2/frame/encoder.ts';
 import { DEFAULT_MAX_FRAME_SIZE, Flag, FRAME_HEADER_LENGTH, FrameType, SettingId } from '../../src/h2/frame/types.ts';
 import { H2ConnectionError, H2StreamError } from '../../src/h2/protocol-error.ts';
+import { mulberry32 } from '../helpers/prng.ts';
+import { concat as concatBytes } from '../helpers/sans-io.ts';
 
-/** mulberry32: a tiny seeded PRNG, uniform in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 type Rng = () => number;
 const int = (rng: Rng, n: number): number => Math.floor(rng() * n);
@@ -33,15 +24,7 @@ const randomBytes = (rng: Rng, n: number): Uint8Array => {
   for (let i = 0; i < n; i++) out[i] = int(rng, 256);
   return out;
 };
-const concat = (parts: readonly Uint8Array[]): Uint8Array => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-};
+const concat = concatBytes;
 
 interface Outcome {
   frames: number;

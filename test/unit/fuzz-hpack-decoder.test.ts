@@ -3,18 +3,8 @@ import { H2ErrorCode } from '../../src/h2/error-codes.ts';
 import { type DecodedBlock, HpackDecoder } from '../../src/h2/hpack/decoder.ts';
 import { HpackEncoder } from '../../src/h2/hpack/encoder.ts';
 import { H2ConnectionError } from '../../src/h2/protocol-error.ts';
+import { mulberry32 } from '../helpers/prng.ts';
 
-/** Tiny seeded PRNG: the same inputs on every run, so a failure reproduces. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const TABLE_SIZES = [0, 64, 256, 4096];
 const LIST_SIZES = [Number.POSITIVE_INFINITY, 100, 1000];

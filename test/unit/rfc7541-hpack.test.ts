@@ -7,6 +7,7 @@ import { HUFFMAN_CODES, HUFFMAN_LENGTHS, huffmanDecode, huffmanEncode } from '..
 import { decodeInteger, encodeInteger } from '../../src/h2/hpack/integer.ts';
 import { STATIC_NAMES, STATIC_TABLE_LENGTH, STATIC_VALUES } from '../../src/h2/hpack/static-table.ts';
 import { H2ConnectionError } from '../../src/h2/protocol-error.ts';
+import { mulberry32 } from '../helpers/prng.ts';
 
 const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
 const toHex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
@@ -37,16 +38,6 @@ function expectCompressionError(fn: () => unknown): H2ConnectionError {
   return error;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('static table (RFC 7541 Appendix A)', () => {
   test('61 entries, spot-checked at both ends and in the middle', () => {

@@ -11,19 +11,12 @@ import {
 } from '../../src/h2/frame/encoder.ts';
 import { DEFAULT_MAX_FRAME_SIZE, Flag, type Frame, FrameType, MAX_ALLOWED_FRAME_SIZE, SettingId } from '../../src/h2/frame/types.ts';
 import { H2ConnectionError, H2StreamError } from '../../src/h2/protocol-error.ts';
+import { concat as concatBytes } from '../helpers/sans-io.ts';
 
 const { PROTOCOL_ERROR, FRAME_SIZE_ERROR, FLOW_CONTROL_ERROR } = H2ErrorCode;
 
 const bytes = (...values: number[]): Uint8Array => Uint8Array.from(values);
-const concat = (...parts: Uint8Array[]): Uint8Array => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-};
+const concat = (...parts: Uint8Array[]): Uint8Array => concatBytes(parts);
 /** A fresh copy with its own ArrayBuffer (encoder output may share Node's Buffer pool). */
 const own = (b: Uint8Array): Uint8Array => new Uint8Array(b);
 const u32 = (v: number): number[] => [v >>> 24, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff];
