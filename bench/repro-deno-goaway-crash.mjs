@@ -1,9 +1,8 @@
 #!/usr/bin/env node
-// Reproduces the crash of h2ws under Deno seen in `npm run bench`: after ~100 tunnels have been
-// opened and closed on one h2c connection, the client closes the connection (GOAWAY) and the
-// Deno process aborts inside nghttp2:
-//   nghttp2_session.c:2402: find_stream_on_goaway_func: Assertion `stream->closed_next == NULL' failed.
-// (sometimes `free(): invalid pointer` or SIGSEGV instead). Node and Bun survive the same traffic.
+// Regression check for a crash h2ws had under Deno while it ran on Deno's node:http2: after
+// ~100 tunnels opened and closed on one h2c connection, the client closed the connection
+// (GOAWAY) and the Deno process aborted inside nghttp2 (find_stream_on_goaway_func, or
+// `free(): invalid pointer`, or SIGSEGV). h2ws now has its own HTTP/2 engine and survives it.
 //
 //   npm run build && node bench/repro-deno-goaway-crash.mjs [TUNNELS=200] [RUNTIME=deno]
 //
