@@ -22,7 +22,6 @@ import {
   type PingFrame,
   type PrioritySignal,
   type RstStreamFrame,
-  SettingId,
   type SettingsFrame,
   type WindowUpdateFrame,
 } from './frame/types.ts';
@@ -30,9 +29,14 @@ import { HpackDecoder } from './hpack/decoder.ts';
 import { HpackEncoder } from './hpack/encoder.ts';
 import { Budget } from './budget.ts';
 import { H2ConnectionError, H2StreamError } from './protocol-error.ts';
-import { defaultSettings, type Settings, settingsPairs } from './settings.ts';
+import { applyRemoteSettings, defaultSettings, type Settings, settingsPairs } from './settings.ts';
+import { RecentlyClosed } from './closed-streams.ts';
+import { type ConnectionHandler, type ConnectionOptions, DEFENCES, type Role } from './connection-options.ts';
+import { FieldBlock } from './field-block.ts';
+
+export { type ConnectionHandler, type ConnectionOptions, DEFENCES, type Role } from './connection-options.ts';
 import { H2Stream, type StreamClose, type StreamHost } from './stream.ts';
-import { ON_RECEIVE, ReceivedKind, type ReceivedKindValue, StreamEvent, type StreamEventValue, StreamState, transition, type Verdict } from './stream-state.ts';
+import { applyVerdict, ON_RECEIVE, ReceivedKind, type ReceivedKindValue, StreamEvent, type StreamEventValue, StreamState, transition, type Verdict, verdictInState } from './stream-state.ts';
 import { DEFAULT_WINDOW } from './windows.ts';
 
 /** RFC 9113 §3.4: what a client sends first. */
@@ -40,76 +44,8 @@ export const CONNECTION_PREFACE = new Uint8Array([
   0x50, 0x52, 0x49, 0x20, 0x2a, 0x20, 0x48, 0x54, 0x54, 0x50, 0x2f, 0x32, 0x2e, 0x30, 0x0d, 0x0a, 0x0d, 0x0a, 0x53, 0x4d, 0x0d, 0x0a, 0x0d, 0x0a,
 ]);
 
-/** The defences' budgets (see README "Limits"). */
-export const DEFENCES = Object.freeze({
-  /**
-   * Rapid reset (CVE-2023-44487): streams the peer resets before h2ws answered them. A
-   * browser cancelling a page's requests resets tens at once; a flood resets thousands.
-   */
-  rapidReset: { burst: 400, perSecond: 100 },
-  /**
-   * Glitches (HAProxy's term): frames that cost work and do nothing useful, or make h2ws reset
-   * a stream (MadeYouReset, CVE-2025-8671): stream errors the peer caused, streams refused
-   * over the limit, empty DATA and CONTINUATION, SETTINGS and PING floods, unsolicited SETTINGS ACKs.
-   */
-  glitches: { burst: 1000, perSecond: 200 },
-  /** CONTINUATION frames allowed in one field block (RFC 9113 §6.10 sets no limit; a flood is an attack). */
-  maxContinuationFrames: 64,
-});
-
-/** How many closed streams are remembered, to tell "closed" from "never opened" (RFC 9113 §5.1). */
-const CLOSED_MEMORY = 1024;
 /** PING payload of the graceful shutdown's first step (RFC 9113 §6.8). */
 const SHUTDOWN_PING = new Uint8Array([0x68, 0x32, 0x77, 0x73, 0x2d, 0x62, 0x79, 0x65]);
-
-export type Role = 'server' | 'client';
-
-export interface ConnectionOptions {
-  readonly role: Role;
-  /** What this endpoint advertises; the rest keeps the RFC's defaults. */
-  readonly settings?: Partial<Settings>;
-  /** The connection's receive window, raised with a WINDOW_UPDATE at the start (RFC 9113 §6.9.2). */
-  readonly connectionWindow?: number;
-  /** Bytes queued per stream before write() returns false. Default 64 KiB. */
-  readonly streamHighWater?: number;
-  readonly rapidReset?: { readonly burst: number; readonly perSecond: number };
-  readonly glitches?: { readonly burst: number; readonly perSecond: number };
-  /** The clock for the budgets (milliseconds). */
-  readonly now?: () => number;
-  /** For logs and the streams' `remoteAddress`. */
-  readonly remoteAddress?: string;
-  readonly remotePort?: number;
-}
-
-/** What the connection tells its owner. Every method is optional but onOutput. */
-export interface ConnectionHandler {
-  /** Bytes are waiting: call takeOutput() soon (the adapter gathers a tick's frames into one write). */
-  onOutput(): void;
-  /** Server: a new request. Set the stream's callbacks here. */
-  onStream?(stream: H2Stream, head: RequestHead, endStream: boolean): void;
-  /** The peer's SETTINGS were applied; `first` for the connection preface's. */
-  onRemoteSettings?(settings: Readonly<Settings>, first: boolean): void;
-  onGoaway?(code: number, lastStreamId: number, debug: Uint8Array): void;
-  onGoawaySent?(code: number, lastStreamId: number): void;
-  onPingAck?(opaque: Uint8Array): void;
-  /** Every RST_STREAM, sent or received (for metrics). */
-  onReset?(stream: H2Stream | undefined, code: number, side: 'sent' | 'received'): void;
-  /** A connection error: GOAWAY is queued, every stream is closed; flush and close the transport. */
-  onConnectionError?(error: H2ConnectionError): void;
-  /** A defence's budget ran out (the connection error follows). */
-  onDefence?(kind: 'rapid-reset' | 'glitches' | 'header-block'): void;
-  /** Client: a stream slot was freed or the peer's limits changed. */
-  onStreamSlot?(): void;
-}
-
-interface PendingBlock {
-  readonly streamId: number;
-  readonly endStream: boolean;
-  readonly priority: PrioritySignal | undefined;
-  readonly chunks: Uint8Array[];
-  bytes: number;
-  frames: number;
-}
 
 /**
  * One HTTP/2 connection, sans-IO (RFC 9113): bytes go in through receive(), frames come out
@@ -126,8 +62,7 @@ export class H2Connection implements StreamHost {
   readonly #hpackIn: HpackDecoder;
   readonly #hpackOut = new HpackEncoder();
   readonly #streams = new Map<number, H2Stream>();
-  /** Recently closed stream ids: how each closed (h2ws's reset, the peer's reset, or END_STREAM both ways). */
-  readonly #closedRecently = new Map<number, Closure>();
+  readonly #closedRecently = new RecentlyClosed();
   readonly #ready = new Set<H2Stream>();
   readonly #highWater: number;
   readonly #rapidReset: Budget;
@@ -141,7 +76,7 @@ export class H2Connection implements StreamHost {
   #prefaceLeft: number;
   #sawSettings = false;
   #settingsAcksPending = 0;
-  #block: PendingBlock | undefined;
+  #block: FieldBlock | undefined;
   /** Highest stream id the peer opened (server) — the last stream id of our GOAWAY. */
   #lastPeerStreamId = 0;
   #nextStreamId: number;
@@ -156,7 +91,6 @@ export class H2Connection implements StreamHost {
   #shutdownPingSent = false;
   #closed = false;
   #announce: H2Stream[] = [];
-  #connectProtocolSeen = false;
 
   constructor(options: ConnectionOptions, handler: ConnectionHandler) {
     this.role = options.role;
@@ -327,45 +261,16 @@ export class H2Connection implements StreamHost {
 
   /** Which row of the state table a stream id is in, for a stream not in the open map. */
   #absentVerdict(id: number, kind: ReceivedKindValue): Verdict {
-    const how = this.#closedRecently.get(id);
-    if (how !== undefined) return ON_RECEIVE[CLOSED_ROWS[how]][kind]!;
-    const peerInitiated = (id % 2 === 1) === (this.role === 'server');
-    const idle = peerInitiated ? id > this.#lastPeerStreamId : id >= this.#nextStreamId;
-    if (idle) return ON_RECEIVE.idle[kind]!;
-    // Closed long ago (or skipped, which closes it implicitly, §5.1.1).
-    return ON_RECEIVE['closed (by the peer)'][kind]!;
+    const row = this.#closedRecently.row(id);
+    if (row !== undefined) return ON_RECEIVE[row][kind]!;
+    // Never opened, or closed long ago (or skipped, which closes it implicitly, §5.1.1).
+    return ON_RECEIVE[this.#isIdle(id) ? 'idle' : 'closed (by the peer)'][kind]!;
   }
 
   /** Has `id` never been opened (RFC 9113 §5.1 idle)? */
   #isIdle(id: number): boolean {
     const peerInitiated = (id % 2 === 1) === (this.role === 'server');
     return peerInitiated ? id > this.#lastPeerStreamId : id >= this.#nextStreamId;
-  }
-
-  #apply(verdict: Verdict, streamId: number): boolean {
-    switch (verdict.kind) {
-      case 'accept':
-        return true;
-      case 'ignore':
-        return false;
-      case 'stream':
-        throw new H2StreamError(streamId, verdict.code, verdict.why);
-      case 'connection':
-        throw new H2ConnectionError(verdict.code, verdict.why);
-    }
-  }
-
-  #stateVerdict(stream: H2Stream, kind: ReceivedKindValue): Verdict {
-    switch (stream.state) {
-      case StreamState.OPEN:
-        return ON_RECEIVE.open[kind]!;
-      case StreamState.HALF_CLOSED_LOCAL:
-        return ON_RECEIVE['half-closed (local)'][kind]!;
-      case StreamState.HALF_CLOSED_REMOTE:
-        return ON_RECEIVE['half-closed (remote)'][kind]!;
-      default:
-        return ON_RECEIVE['closed (by the peer)'][kind]!;
-    }
   }
 
   #onData(frame: DataFrame): void {
@@ -378,10 +283,10 @@ export class H2Connection implements StreamHost {
     this.#creditConnection(size);
     const stream = this.#streams.get(frame.streamId);
     if (stream === undefined) {
-      this.#apply(this.#absentVerdict(frame.streamId, ReceivedKind.DATA), frame.streamId);
+      applyVerdict(this.#absentVerdict(frame.streamId, ReceivedKind.DATA), frame.streamId);
       return;
     }
-    if (!this.#apply(this.#stateVerdict(stream, ReceivedKind.DATA), stream.id)) return;
+    if (!applyVerdict(verdictInState(stream.state, ReceivedKind.DATA), stream.id)) return;
     if (size > stream.recvWindow) throw new H2StreamError(stream.id, H2ErrorCode.FLOW_CONTROL_ERROR, `DATA of ${size} octets exceeds the stream window of ${stream.recvWindow} (RFC 9113 §6.9)`);
     stream.recvWindow -= size;
     // RFC 9113 §8.1: DATA before the response's HEADERS is malformed.
@@ -422,8 +327,7 @@ export class H2Connection implements StreamHost {
       this.#onFieldBlock(frame.streamId, frame.fragment, frame.endStream, frame.priority);
       return;
     }
-    // Fragments are copied: the bytes they point into may be reused once receive() returns.
-    this.#block = { streamId: frame.streamId, endStream: frame.endStream, priority: frame.priority, chunks: [frame.fragment.slice()], bytes: frame.fragment.length, frames: 1 };
+    this.#block = new FieldBlock(frame.streamId, frame.endStream, frame.priority, frame.fragment, this.local.maxHeaderListSize);
   }
 
   #onContinuation(frame: ContinuationFrame): void {
@@ -431,22 +335,14 @@ export class H2Connection implements StreamHost {
     if (block === undefined || block.streamId !== frame.streamId) {
       throw new H2ConnectionError(H2ErrorCode.PROTOCOL_ERROR, 'CONTINUATION without a field block in progress on that stream (RFC 9113 §6.10)');
     }
-    block.frames++;
-    block.bytes += frame.fragment.length;
     if (frame.fragment.length === 0 && !frame.endHeaders) this.#glitch();
-    // A field block larger than the header list limit allows (HPACK can shrink a field to
-    // one octet, but never below: 2x the limit is generous), or split into more frames than
-    // any real peer uses, is a flood: the whole connection goes (the block cannot be skipped
-    // without losing HPACK's state).
-    const limit = Math.min(2 * this.local.maxHeaderListSize, 4 * 1024 * 1024) + 16_384;
-    if (block.bytes > limit || block.frames > DEFENCES.maxContinuationFrames) {
+    if (!block.add(frame.fragment)) {
       this.#handler.onDefence?.('header-block');
       throw new H2ConnectionError(H2ErrorCode.ENHANCE_YOUR_CALM, `a field block of ${block.frames} frames and ${block.bytes} octets is too large (RFC 9113 §10.5)`);
     }
-    block.chunks.push(frame.fragment.slice());
     if (!frame.endHeaders) return;
     this.#block = undefined;
-    const whole = Buffer.concat(block.chunks, block.bytes);
+    const whole = block.whole();
     this.#onFieldBlock(block.streamId, whole, block.endStream, block.priority);
   }
 
@@ -456,7 +352,7 @@ export class H2Connection implements StreamHost {
     const decoded = this.#hpackIn.decode(block);
     const stream = this.#streams.get(id);
     if (stream !== undefined) {
-      this.#apply(this.#stateVerdict(stream, ReceivedKind.HEADERS), id);
+      applyVerdict(verdictInState(stream.state, ReceivedKind.HEADERS), id);
       if (this.role === 'client' && !stream.headReceived) return this.#onResponse(stream, decoded.fields, decoded.tooLarge, endStream);
       return this.#onTrailers(stream, decoded.fields, endStream);
     }
@@ -464,21 +360,21 @@ export class H2Connection implements StreamHost {
       // h2ws never accepts pushes, so a server's HEADERS belong to a stream the client opened.
       if (id % 2 === 0) throw new H2ConnectionError(H2ErrorCode.PROTOCOL_ERROR, `a server opened stream ${id} (RFC 9113 §8.4)`);
       if (id >= this.#nextStreamId) throw new H2ConnectionError(H2ErrorCode.PROTOCOL_ERROR, `HEADERS on stream ${id}, which the client never opened (RFC 9113 §5.1)`);
-      this.#apply(this.#absentVerdict(id, ReceivedKind.HEADERS), id);
+      applyVerdict(this.#absentVerdict(id, ReceivedKind.HEADERS), id);
       return;
     }
     if (id % 2 === 0) throw new H2ConnectionError(H2ErrorCode.PROTOCOL_ERROR, `a client opened stream ${id}, an even id (RFC 9113 §5.1.1)`);
     if (id <= this.#lastPeerStreamId) {
       // RFC 9113 §5.1.1: new stream ids only go up; an id seen before is a closed stream.
       if (!this.#closedRecently.has(id)) throw new H2ConnectionError(H2ErrorCode.PROTOCOL_ERROR, `stream ${id} is not greater than ${this.#lastPeerStreamId}, the last one opened (RFC 9113 §5.1.1)`);
-      this.#apply(this.#absentVerdict(id, ReceivedKind.HEADERS), id);
+      applyVerdict(this.#absentVerdict(id, ReceivedKind.HEADERS), id);
       return;
     }
     // A new stream from the client.
     // RFC 9113 §6.8: after our GOAWAY, newer streams are ignored, and so are their later frames
     // (the last stream id stays what the GOAWAY said).
     if (this.#goawaySent !== undefined && id > this.#goawaySent.lastStreamId) {
-      this.#remember(id, 'us');
+      this.#closedRecently.remember(id, 'us');
       return;
     }
     this.#lastPeerStreamId = id;
@@ -531,7 +427,7 @@ export class H2Connection implements StreamHost {
   #refuse(id: number, code: number): void {
     this.#glitch();
     this.#emit(encodeRstStream(id, code));
-    this.#remember(id, 'us');
+    this.#closedRecently.remember(id, 'us');
     this.#handler.onReset?.(undefined, code, 'sent');
   }
 
@@ -565,14 +461,14 @@ export class H2Connection implements StreamHost {
   #onRstStream(frame: RstStreamFrame): void {
     const stream = this.#streams.get(frame.streamId);
     if (stream === undefined) {
-      this.#apply(this.#absentVerdict(frame.streamId, ReceivedKind.RST_STREAM), frame.streamId);
+      applyVerdict(this.#absentVerdict(frame.streamId, ReceivedKind.RST_STREAM), frame.streamId);
       return;
     }
     this.#handler.onReset?.(stream, frame.errorCode, 'received');
     // CVE-2023-44487 counts streams reset before they were answered: that is the attack's
     // pattern. Resetting an established tunnel frees resources and costs nothing here.
     const unanswered = this.role === 'server' && !stream.headersSent;
-    this.#remember(stream.id, 'peer-reset');
+    this.#closedRecently.remember(stream.id, 'peer-reset');
     this.#closed_(stream, { code: frame.errorCode, by: 'peer', unprocessed: this.role === 'client' && frame.errorCode === H2ErrorCode.REFUSED_STREAM });
     if (unanswered && !this.#rapidReset.spend()) {
       this.#handler.onDefence?.('rapid-reset');
@@ -591,45 +487,15 @@ export class H2Connection implements StreamHost {
     if (!first) this.#glitch(); // each costs an ACK: a flood of them is a glitch flood
     this.#sawSettings = true;
     const remote = this.#remote;
-    for (const [id, value] of frame.settings) {
-      switch (id) {
-        case SettingId.HEADER_TABLE_SIZE:
-          remote.headerTableSize = value;
-          this.#hpackOut.setMaxTableSize(Math.min(value, 4096));
-          break;
-        case SettingId.ENABLE_PUSH:
-          // RFC 9113 §6.5.2: a server never says 1.
-          if (this.role === 'client' && value === 1) throw new H2ConnectionError(H2ErrorCode.PROTOCOL_ERROR, 'a server sent SETTINGS_ENABLE_PUSH = 1 (RFC 9113 §6.5.2)');
-          remote.enablePush = value === 1;
-          break;
-        case SettingId.MAX_CONCURRENT_STREAMS:
-          remote.maxConcurrentStreams = value;
-          break;
-        case SettingId.INITIAL_WINDOW_SIZE: {
-          // RFC 9113 §6.9.2: the change applies to every open stream's send window.
-          const delta = value - remote.initialWindowSize;
-          remote.initialWindowSize = value;
-          for (const stream of this.#streams.values()) {
-            stream.sendWindow += delta;
-            if (stream.sendWindow > MAX_WINDOW_SIZE) throw new H2ConnectionError(H2ErrorCode.FLOW_CONTROL_ERROR, `SETTINGS_INITIAL_WINDOW_SIZE takes stream ${stream.id}'s window past 2^31-1 (RFC 9113 §6.9.2)`);
-            if (delta > 0 && stream.outBytes + (stream.endQueued ? 1 : 0) > 0) this.#ready.add(stream);
-          }
-          break;
-        }
-        case SettingId.MAX_FRAME_SIZE:
-          remote.maxFrameSize = value;
-          break;
-        case SettingId.MAX_HEADER_LIST_SIZE:
-          remote.maxHeaderListSize = value;
-          break;
-        case SettingId.ENABLE_CONNECT_PROTOCOL:
-          // RFC 8441 §3: once 1, never 0.
-          if (value === 0 && this.#connectProtocolSeen) throw new H2ConnectionError(H2ErrorCode.PROTOCOL_ERROR, 'SETTINGS_ENABLE_CONNECT_PROTOCOL went from 1 to 0 (RFC 8441 §3)');
-          if (value === 1) this.#connectProtocolSeen = true;
-          remote.enableConnectProtocol = value === 1;
-          break;
-        default:
-        // RFC 9113 §6.5.2: unknown settings are ignored.
+    const applied = applyRemoteSettings(remote, frame.settings, this.role);
+    if (applied.headerTableSize !== undefined) this.#hpackOut.setMaxTableSize(Math.min(applied.headerTableSize, 4096));
+    const delta = applied.windowDelta;
+    if (delta !== 0) {
+      // RFC 9113 §6.9.2: the change applies to every open stream's send window.
+      for (const stream of this.#streams.values()) {
+        stream.sendWindow += delta;
+        if (stream.sendWindow > MAX_WINDOW_SIZE) throw new H2ConnectionError(H2ErrorCode.FLOW_CONTROL_ERROR, `SETTINGS_INITIAL_WINDOW_SIZE takes stream ${stream.id}'s window past 2^31-1 (RFC 9113 §6.9.2)`);
+        if (delta > 0 && stream.outBytes + (stream.endQueued ? 1 : 0) > 0) this.#ready.add(stream);
       }
     }
     this.#emit(encodeSettingsAck());
@@ -644,7 +510,7 @@ export class H2Connection implements StreamHost {
       this.#emit(encodePing(frame.opaque, true));
       return;
     }
-    if (this.#shutdownPingSent && equalBytes(frame.opaque, SHUTDOWN_PING)) {
+    if (this.#shutdownPingSent && Buffer.from(frame.opaque.buffer, frame.opaque.byteOffset, frame.opaque.byteLength).equals(SHUTDOWN_PING)) {
       this.#shutdownPingSent = false;
       this.finishShutdown();
       return;
@@ -661,7 +527,7 @@ export class H2Connection implements StreamHost {
     for (const stream of [...this.#streams.values()]) {
       const ours = (stream.id % 2 === 1) === (this.role === 'client');
       if (ours && stream.id > lastStreamId) {
-        this.#remember(stream.id, 'us');
+        this.#closedRecently.remember(stream.id, 'us');
         this.#closed_(stream, { code: H2ErrorCode.REFUSED_STREAM, by: 'connection', unprocessed: true });
       }
     }
@@ -678,7 +544,7 @@ export class H2Connection implements StreamHost {
     }
     const stream = this.#streams.get(frame.streamId);
     if (stream === undefined) {
-      this.#apply(this.#absentVerdict(frame.streamId, ReceivedKind.WINDOW_UPDATE), frame.streamId);
+      applyVerdict(this.#absentVerdict(frame.streamId, ReceivedKind.WINDOW_UPDATE), frame.streamId);
       return;
     }
     stream.sendWindow += frame.increment;
@@ -698,7 +564,7 @@ export class H2Connection implements StreamHost {
       throw new H2ConnectionError(code, `a stream error on idle stream ${id} (RFC 9113 §5.1, §6.4)`);
     }
     this.#emit(encodeRstStream(id, code));
-    this.#remember(id, 'us');
+    this.#closedRecently.remember(id, 'us');
     if (stream !== undefined) {
       stream.outQueue = [];
       stream.outBytes = 0;
@@ -783,7 +649,7 @@ export class H2Connection implements StreamHost {
     if (!this.#closed) this.#emit(encodeRstStream(stream.id, code));
     stream.outQueue = [];
     stream.outBytes = 0;
-    this.#remember(stream.id, 'us');
+    this.#closedRecently.remember(stream.id, 'us');
     this.#handler.onReset?.(stream, code, 'sent');
     this.#closed_(stream, { code, by: 'local', unprocessed: false });
     this.#notify();
@@ -916,7 +782,7 @@ export class H2Connection implements StreamHost {
           this.#ready.delete(stream);
           continue;
         }
-        const chunk = takeBytes(stream, Math.min(room, stream.outBytes));
+        const chunk = stream.takeQueued(Math.min(room, stream.outBytes));
         stream.sendWindow -= chunk.length;
         this.#sendWindow -= chunk.length;
         const last = stream.outBytes === 0 && stream.endQueued && stream.pendingTrailers === undefined;
@@ -960,7 +826,7 @@ export class H2Connection implements StreamHost {
     const peerInitiated = (stream.id % 2 === 1) === (this.role === 'server');
     if (peerInitiated) this.#peerStreams--;
     else this.#localStreams--;
-    if (!this.#closedRecently.has(stream.id)) this.#remember(stream.id, 'peer');
+    if (!this.#closedRecently.has(stream.id)) this.#closedRecently.remember(stream.id, 'peer');
     if (keepInput && (stream.inQueue !== undefined || stream.inEndQueued)) {
       // A clean close waits until the held-back DATA and END_STREAM are delivered.
       stream.closePending = close;
@@ -971,14 +837,6 @@ export class H2Connection implements StreamHost {
       stream.onClose?.(close);
     }
     if (!peerInitiated) this.#handler.onStreamSlot?.();
-  }
-
-  #remember(id: number, how: Closure): void {
-    this.#closedRecently.set(id, how);
-    if (this.#closedRecently.size > CLOSED_MEMORY) {
-      const oldest = this.#closedRecently.keys().next().value as number;
-      this.#closedRecently.delete(oldest);
-    }
   }
 
   #emit(bytes: Uint8Array): void {
@@ -994,59 +852,6 @@ export class H2Connection implements StreamHost {
 }
 
 const EMPTY = new Uint8Array(0);
-
-/** How a remembered stream closed: h2ws's RST_STREAM, the peer's, or END_STREAM both ways. */
-type Closure = 'us' | 'peer-reset' | 'peer';
-
-const CLOSED_ROWS = { us: 'closed (reset by us)', 'peer-reset': 'closed (reset by the peer)', peer: 'closed (by the peer)' } as const;
-
-/** Takes `n` bytes off a stream's send queue: a view when one chunk has them, a copy otherwise. */
-function takeBytes(stream: H2Stream, wanted: number): Uint8Array {
-  const queue = stream.outQueue;
-  const first = queue[0]!;
-  const available = first.length - stream.outOffset;
-  let n = wanted;
-  if (available > n) {
-    stream.outBytes -= n;
-    const view = first.subarray(stream.outOffset, stream.outOffset + n);
-    stream.outOffset += n;
-    return view;
-  }
-  // A frame that would straddle two large writes is cut at the first one's end instead of
-  // copied: DATA frames may have any length, and a copy of 16 KiB per frame is an allocation
-  // outside V8's heap that drives its garbage collector.
-  if (available >= 4096 && available < n) n = available;
-  stream.outBytes -= n;
-  if (available === n) {
-    queue.shift();
-    const view = stream.outOffset === 0 ? first : first.subarray(stream.outOffset);
-    stream.outOffset = 0;
-    return view;
-  }
-  // Several small writes become one frame.
-  const out = Buffer.allocUnsafe(n);
-  let filled = 0;
-  while (filled < n) {
-    const chunk = queue[0]!;
-    const from = stream.outOffset;
-    const take = Math.min(chunk.length - from, n - filled);
-    out.set(chunk.subarray(from, from + take), filled);
-    filled += take;
-    if (from + take === chunk.length) {
-      queue.shift();
-      stream.outOffset = 0;
-    } else {
-      stream.outOffset = from + take;
-    }
-  }
-  return out;
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 /** A monotonic clock in milliseconds (never set back, unlike Date.now). */
 function monotonicNow(): number {

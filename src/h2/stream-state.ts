@@ -1,4 +1,5 @@
 import { H2ErrorCode } from './error-codes.ts';
+import { H2ConnectionError, H2StreamError } from './protocol-error.ts';
 
 /**
  * Stream states (RFC 9113 §5.1) and what each does with a received frame, as tables: a
@@ -28,7 +29,7 @@ export const StreamEvent = {
 } as const;
 export type StreamEventValue = (typeof StreamEvent)[keyof typeof StreamEvent];
 
-const { IDLE, OPEN, HALF_CLOSED_LOCAL: HCL, HALF_CLOSED_REMOTE: HCR, CLOSED } = StreamState;
+const { OPEN, HALF_CLOSED_LOCAL: HCL, HALF_CLOSED_REMOTE: HCR, CLOSED } = StreamState;
 
 /** RFC 9113 §5.1, Figure 2 (without the reserved states). Rows: state; columns: StreamEvent. */
 export const TRANSITIONS: ReadonlyArray<ReadonlyArray<StreamStateValue | undefined>> = [
@@ -104,3 +105,31 @@ export const ON_RECEIVE: Readonly<Record<'idle' | 'open' | 'half-closed (local)'
     accept,
   ],
 };
+
+/** The verdict for a frame received on a stream the connection still holds, by its state. */
+export function verdictInState(state: StreamStateValue, kind: ReceivedKindValue): Verdict {
+  switch (state) {
+    case StreamState.OPEN:
+      return ON_RECEIVE.open[kind]!;
+    case StreamState.HALF_CLOSED_LOCAL:
+      return ON_RECEIVE['half-closed (local)'][kind]!;
+    case StreamState.HALF_CLOSED_REMOTE:
+      return ON_RECEIVE['half-closed (remote)'][kind]!;
+    default:
+      return ON_RECEIVE['closed (by the peer)'][kind]!;
+  }
+}
+
+/** Carries out a verdict: true to process the frame, false to ignore it; errors are thrown. */
+export function applyVerdict(verdict: Verdict, streamId: number): boolean {
+  switch (verdict.kind) {
+    case 'accept':
+      return true;
+    case 'ignore':
+      return false;
+    case 'stream':
+      throw new H2StreamError(streamId, verdict.code, verdict.why);
+    case 'connection':
+      throw new H2ConnectionError(verdict.code, verdict.why);
+  }
+}

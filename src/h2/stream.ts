@@ -184,6 +184,49 @@ export class H2Stream implements StreamCallbacks {
     this.host.sendData(this);
   }
 
+  /**
+   * Takes up to `wanted` queued bytes for one DATA frame: a view when one chunk has them, a
+   * copy when several small writes make one frame. A frame that would straddle two large
+   * chunks is cut at the first one's end instead: DATA frames may have any length, and a copy
+   * of 16 KiB per frame is an allocation outside V8's heap that drives its garbage collector.
+   */
+  takeQueued(wanted: number): Uint8Array {
+    const queue = this.outQueue;
+    const first = queue[0]!;
+    const available = first.length - this.outOffset;
+    let n = wanted;
+    if (available > n) {
+      this.outBytes -= n;
+      const view = first.subarray(this.outOffset, this.outOffset + n);
+      this.outOffset += n;
+      return view;
+    }
+    if (available >= 4096 && available < n) n = available;
+    this.outBytes -= n;
+    if (available === n) {
+      queue.shift();
+      const view = this.outOffset === 0 ? first : first.subarray(this.outOffset);
+      this.outOffset = 0;
+      return view;
+    }
+    const out = Buffer.allocUnsafe(n);
+    let filled = 0;
+    while (filled < n) {
+      const chunk = queue[0]!;
+      const from = this.outOffset;
+      const take = Math.min(chunk.length - from, n - filled);
+      out.set(chunk.subarray(from, from + take), filled);
+      filled += take;
+      if (from + take === chunk.length) {
+        queue.shift();
+        this.outOffset = 0;
+      } else {
+        this.outOffset = from + take;
+      }
+    }
+    return out;
+  }
+
   /** RST_STREAM with `code` (RFC 9113 §6.4); queued data is dropped. Does nothing on a closed stream. */
   reset(code: number): void {
     if (this.state === StreamState.CLOSED) return;

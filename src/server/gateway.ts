@@ -214,25 +214,13 @@ export class Gateway {
       tlsFiles = 'selfSigned' in this.options.tls ? await selfSignedCertificate() : this.options.tls;
       this.#secure = true;
     }
-    const { metrics, logger } = this.#telemetry;
+    const { metrics } = this.#telemetry;
     const h2 = new H2Server({
       limits,
       initialWindowSize: this.#serverWindows.stream,
       connectionWindow: this.#serverWindows.connection,
       pingIntervalMs: timeouts.pingIntervalMs,
-      observer: {
-        sessionOpened: () => metrics.sessionOpened('h2'),
-        sessionClosed: () => metrics.sessionClosed('h2'),
-        goaway: (code, side) => metrics.goaway(code, side),
-        reset: (code, side) => metrics.reset(code, side),
-        rapidReset: (client) => logger.warn('rapid_reset', { client: client ?? 'unknown', message: 'the client reset streams faster than allowed; sent GOAWAY ENHANCE_YOUR_CALM and closed the connection' }),
-        rapidResetClient: (client) => {
-          metrics.rapidResetClient();
-          logger.warn('rapid_reset_client', { client, message: 'the address reset too many streams before they were answered, across its connections; sent GOAWAY ENHANCE_YOUR_CALM to each and refusing new ones for a cool-down' });
-        },
-        defence: (kind, client) => logger.warn('h2_defence', { client: client ?? 'unknown', defence: kind, message: 'the client sent more protocol glitches or header data than allowed; sent GOAWAY ENHANCE_YOUR_CALM and closed the connection' }),
-        internalError: (err) => logger.error('internal_error', { message: (err as Error)?.message ?? String(err) }),
-      },
+      observer: this.#telemetry.sessionObserver(),
       onStream: (stream, head, endStream) => this.#onStream(stream, head, endStream),
     });
     this.#sessions = h2;

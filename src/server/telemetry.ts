@@ -1,4 +1,5 @@
 import type { LogOptions } from '../config/options.ts';
+import type { SessionObserver } from '../h2/server.ts';
 import { chooseFormat, createLogger, type Logger } from '../log/logger.ts';
 import { GatewayMetrics, h2ErrorName } from '../metrics/gateway-metrics.ts';
 import type { Outcome } from '../tunnel/outcomes.ts';
@@ -115,6 +116,24 @@ export class Telemetry {
   #remember(transport: 'h2' | 'h1', route: string, outcome: Outcome, detail: string): void {
     this.#recent.unshift({ at: Date.now(), transport, route, outcome, detail });
     if (this.#recent.length > RECENT) this.#recent.length = RECENT;
+  }
+
+  /** What the HTTP/2 server reports, turned into metrics and log records. */
+  sessionObserver(): SessionObserver {
+    const { metrics, logger } = this;
+    return {
+      sessionOpened: () => metrics.sessionOpened('h2'),
+      sessionClosed: () => metrics.sessionClosed('h2'),
+      goaway: (code, side) => metrics.goaway(code, side),
+      reset: (code, side) => metrics.reset(code, side),
+      rapidReset: (client) => logger.warn('rapid_reset', { client: client ?? 'unknown', message: 'the client reset streams faster than allowed; sent GOAWAY ENHANCE_YOUR_CALM and closed the connection' }),
+      rapidResetClient: (client) => {
+        metrics.rapidResetClient();
+        logger.warn('rapid_reset_client', { client, message: 'the address reset too many streams before they were answered, across its connections; sent GOAWAY ENHANCE_YOUR_CALM to each and refusing new ones for a cool-down' });
+      },
+      defence: (kind, client) => logger.warn('h2_defence', { client: client ?? 'unknown', defence: kind, message: 'the client sent more protocol glitches or header data than allowed; sent GOAWAY ENHANCE_YOUR_CALM and closed the connection' }),
+      internalError: (err) => logger.error('internal_error', { message: (err as Error)?.message ?? String(err) }),
+    };
   }
 }
 
