@@ -2,7 +2,9 @@ import { parseArgs } from './config/argv.ts';
 import { parseConfigFile, resolveOptions } from './config/resolve.ts';
 import type { ConfigFile, RouteConfig } from './config/schema.ts';
 import { ErrorCode, H2wsError } from './errors.ts';
+import type { GatewayOptions } from './config/options.ts';
 import { Gateway, type GatewayHooks } from './server/gateway.ts';
+import type { ConfigLoader } from './server/binding.ts';
 import type { InProcessRoute } from './websocket/endpoint.ts';
 
 /**
@@ -11,7 +13,7 @@ import type { InProcessRoute } from './websocket/endpoint.ts';
  * in-process: its value is then a Web Streams handler (alone, or `{ handler, ...options }`)
  * or a ws-compatible `WebSocketServer` instead of a backend URL.
  */
-export type GatewayConfig = Omit<ConfigFile, 'tls' | 'routes'> & {
+export type GatewayConfig = Omit<ConfigFile, 'tls' | 'routes' | 'workers'> & {
   tls?: { cert: string; key: string };
   routes?: Record<string, string | RouteConfig | InProcessRoute>;
 } & Omit<GatewayHooks, 'inProcess'>;
@@ -22,11 +24,46 @@ export type GatewayConfig = Omit<ConfigFile, 'tls' | 'routes'> & {
  * bridged to a backend or handled in-process, mixed freely; plain requests, and handshakes no
  * route takes, go to `fetch` (a Hono app's `fetch`, or any `(Request) => Response`).
  *
+ * `config` may also be a function returning the config: `gateway.reload()` calls it again
+ * and applies the result to new handshakes (read your files in it), and `gateway.reload(next)`
+ * applies `next`. A reload takes the config fields and routes; the hooks (`fetch`, `authorize`,
+ * `onTunnel`, `onTunnelClosed`, `log`) stay those the gateway started with.
+ *
  * Throws H2wsError (code H2WS_ERR_CONFIG, `field` set) for a bad field, or when there is
  * nothing to serve (no route and no fetch handler).
+ *
+ * @example Reload on SIGHUP from files
+ * ```ts
+ * import { readFileSync } from 'node:fs';
+ * import { serve } from './mod.ts';
+ *
+ * const gateway = await serve(() => ({
+ *   ...JSON.parse(readFileSync('h2ws.json', 'utf8')),
+ *   tls: { cert: readFileSync('cert.pem', 'utf8'), key: readFileSync('key.pem', 'utf8') },
+ * }));
+ * process.on('SIGHUP', () => void gateway.reload());
+ * ```
  */
-export async function serve(config: GatewayConfig): Promise<Gateway> {
+export async function serve(config: GatewayConfig | (() => GatewayConfig | Promise<GatewayConfig>)): Promise<Gateway> {
+  const source = typeof config === 'function' ? config : undefined;
+  let current = source === undefined ? (config as GatewayConfig) : await source();
+  const first = resolveConfig(current);
+  const load: ConfigLoader = async (next) => {
+    const chosen = next !== undefined ? (next as GatewayConfig) : source !== undefined ? await source() : current;
+    // The hooks stay the first ones: a fetch handler given then still counts as something to serve.
+    const { options, inProcess } = resolveConfig({ fetch: first.hooks.fetch, ...chosen });
+    current = chosen;
+    return { options, inProcess };
+  };
+  return Gateway.start(first.options, first.hooks, { load });
+}
+
+/** A GatewayConfig checked and turned into the gateway's options, in-process routes and hooks. */
+function resolveConfig(config: GatewayConfig): { options: GatewayOptions; inProcess: Record<string, InProcessRoute>; hooks: GatewayHooks } {
   const { fetch, log, onTunnel, onTunnelClosed, authorize, tls, routes, ...rest } = config;
+  if ((rest as { workers?: unknown }).workers !== undefined) {
+    throw new H2wsError(ErrorCode.CONFIG, 'workers: the library serves from the process it runs in; run the h2ws command with --workers for several processes', { field: 'workers' });
+  }
   const backends: Record<string, string | RouteConfig> = {};
   const inProcess: Record<string, InProcessRoute> = {};
   for (const [prefix, value] of Object.entries(routes ?? {})) {
@@ -57,11 +94,11 @@ export async function serve(config: GatewayConfig): Promise<Gateway> {
     ...(authorize && { authorize }),
     inProcess,
   };
-  return Gateway.start(options, hooks);
+  return { options, inProcess, hooks };
 }
 
 /** The same as `serve`; the name reads better for a pure bridge in front of backends. */
-export const createGateway: (config: GatewayConfig) => Promise<Gateway> = serve;
+export const createGateway: (config: GatewayConfig | (() => GatewayConfig | Promise<GatewayConfig>)) => Promise<Gateway> = serve;
 
 function isInProcessRoute(value: unknown): value is InProcessRoute {
   if (typeof value === 'function') return true;

@@ -18,9 +18,13 @@ export interface CliArgs {
   readonly noMetrics: boolean;
   readonly logLevel?: string;
   readonly logFormat?: string;
+  /** `--workers N|auto`, unparsed (config/workers.ts checks it). */
+  readonly workers?: string;
+  /** `--check-config FILE`: validate FILE and exit. */
+  readonly checkConfig?: string;
 }
 
-const VALUE_FLAGS = new Set(['--listen', '--tls-cert', '--tls-key', '--backend', '--route', '--config', '--admin-listen', '--log-level', '--log-format', '--trusted-proxy']);
+const VALUE_FLAGS = new Set(['--listen', '--tls-cert', '--tls-key', '--backend', '--route', '--config', '--admin-listen', '--log-level', '--log-format', '--trusted-proxy', '--workers', '--check-config']);
 const BOOLEAN_FLAGS = new Set(['--self-signed', '--help', '-h', '--version', '-v', '--no-metrics']);
 
 function fail(field: string, message: string): never {
@@ -32,7 +36,7 @@ export function parseArgs(argv: readonly string[]): CliArgs {
   const out: {
     help: boolean; version: boolean; selfSigned: boolean; noMetrics: boolean; routes: Array<[string, string]>;
     listen?: string; tlsCert?: string; tlsKey?: string; backend?: string; config?: string;
-    adminListen?: string; logLevel?: string; logFormat?: string; trustedProxies?: string[];
+    adminListen?: string; logLevel?: string; logFormat?: string; trustedProxies?: string[]; workers?: string; checkConfig?: string;
   } = { help: false, version: false, selfSigned: false, noMetrics: false, routes: [] };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -66,6 +70,8 @@ export function parseArgs(argv: readonly string[]): CliArgs {
       case '--log-level': out.logLevel = value; break;
       case '--log-format': out.logFormat = value; break;
       case '--trusted-proxy': (out.trustedProxies ??= []).push(value); break;
+      case '--workers': out.workers = value; break;
+      case '--check-config': out.checkConfig = value; break;
       case '--route': {
         const sep = value.indexOf('=');
         if (sep <= 0 || sep === value.length - 1) fail('--route', `--route "${value}" is not PATH_PREFIX=WS_URL (for example /chat=ws://127.0.0.1:9000)`);

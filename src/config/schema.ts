@@ -45,6 +45,11 @@ export const trustedProxySchema = z.string().superRefine((value, ctx) => {
   if (range instanceof Error) ctx.addIssue({ code: 'custom', message: range.message });
 });
 
+/** At most this many workers: far more than any host's cores, and a guard against typos. */
+export const MAX_WORKERS = 256;
+
+export const workersSchema = z.union([positiveInt.max(MAX_WORKERS), z.literal('auto')]);
+
 export const logSchema = z.strictObject({
   level: z.enum(LOG_LEVELS).optional(),
   format: z.enum(['json', 'pretty']).optional(),
@@ -79,6 +84,8 @@ export interface ConfigFile {
   timeouts?: Partial<Record<'handshakeMs' | 'backendConnectMs' | 'backendUpgradeMs' | 'idleMs' | 'drainMs' | 'pingIntervalMs', number>>;
   admin?: { listen?: string; metrics?: boolean; status?: boolean };
   log?: { level?: LogLevel; format?: 'json' | 'pretty' };
+  /** Processes serving the one listening address (`--workers`): a count, or "auto" for one per CPU. */
+  workers?: number | 'auto';
 }
 
 export const configFileSchema: z.ZodType<ConfigFile> = z.strictObject({
@@ -96,6 +103,7 @@ export const configFileSchema: z.ZodType<ConfigFile> = z.strictObject({
   timeouts: timeoutsSchema.optional(),
   admin: adminSchema.optional(),
   log: logSchema.optional(),
+  workers: workersSchema.optional(),
 });
 
 

@@ -158,7 +158,7 @@ export interface H2ServerOptions {
  */
 export class H2Server {
   readonly #sessions = new Set<H2Session>();
-  readonly #options: H2ServerOptions;
+  #options: H2ServerOptions;
   readonly #addresses: ClientResetBudgets;
 
   constructor(options: H2ServerOptions) {
@@ -168,6 +168,15 @@ export class H2Server {
 
   get size(): number {
     return this.#sessions.size;
+  }
+
+  /**
+   * New settings for connections accepted from now on (a reload). Open connections keep the
+   * SETTINGS they advertised: changing them mid-connection would need a SETTINGS exchange per
+   * connection (RFC 9113 §6.5.3), and their streams were admitted under the old ones.
+   */
+  reconfigure(next: Pick<H2ServerOptions, 'limits' | 'initialWindowSize' | 'connectionWindow' | 'pingIntervalMs'>): void {
+    this.#options = { ...this.#options, ...next };
   }
 
   /** Serves HTTP/2 on an accepted socket. */

@@ -14,13 +14,27 @@ export interface StatusSnapshot {
   /** Bytes relayed so far, open tunnels included. */
   readonly bytes: { readonly toBackend: number; readonly toClient: number };
   readonly recent: readonly RecentOutcome[];
+  /** With `--workers`: one entry per worker process (the rest of the snapshot is their sum). */
+  readonly workers?: readonly WorkerStatus[];
 }
 
-/** What the admin endpoints read from a running server. */
+/** One worker process on the status page. */
+export interface WorkerStatus {
+  readonly worker: number;
+  readonly pid?: number;
+  readonly ready: boolean;
+  readonly openTotal: number;
+  readonly sessions: { readonly h2: number; readonly h1: number };
+}
+
+/**
+ * What the admin endpoints read from a running server. In a worker process, metrics and
+ * status are the whole gateway's, gathered from the other workers, hence the promises.
+ */
 export interface AdminView {
   ready(): boolean;
-  metrics(): string;
-  status(): StatusSnapshot;
+  metrics(): string | Promise<string>;
+  status(): StatusSnapshot | Promise<StatusSnapshot>;
 }
 
 /** The operational paths; on the main listener they answer before the application's routes. */
@@ -40,7 +54,7 @@ export function adminApp(view: AdminView, options: { readonly metrics: boolean; 
   app.get('/healthz', (c) => c.text('ok\n'));
   app.get('/readyz', (c) => (view.ready() ? c.text('ready\n') : c.text('draining\n', 503)));
   if (options.metrics) {
-    app.get('/metrics', (c) => c.body(view.metrics(), 200, { 'content-type': PROMETHEUS_CONTENT_TYPE, 'cache-control': 'no-store' }));
+    app.get('/metrics', async (c) => c.body(await view.metrics(), 200, { 'content-type': PROMETHEUS_CONTENT_TYPE, 'cache-control': 'no-store' }));
   }
   if (options.status) {
     app.get('/status', (c) => c.html(STATUS_PAGE));
@@ -50,7 +64,10 @@ export function adminApp(view: AdminView, options: { readonly metrics: boolean; 
         let timer: ReturnType<typeof setInterval> | undefined;
         return {
           onOpen(_event, ws) {
-            const push = () => ws.send(JSON.stringify(view.status()));
+            const push = () =>
+              void Promise.resolve(view.status()).then((snapshot) => {
+                if (ws.readyState === 1) ws.send(JSON.stringify(snapshot));
+              });
             push();
             timer = setInterval(push, STATUS_INTERVAL_MS);
           },

@@ -40,9 +40,15 @@ import { refusalFrom } from './app-refusal.ts';
 import { bridge } from './bridge.ts';
 import { type FetchHandler, serveH1, serveH2 } from './fetch-adapter.ts';
 import { createFrontListener, type FrontListener } from './listener.ts';
-import { createH1Server } from './h1-server.ts';
+import { createH1Server, type H1Server } from './h1-server.ts';
 import { selfSignedCertificate } from './self-signed.ts';
 import { h1Client, h2Client, type InProcessClient, refuseH1, respondH2 } from './client-handles.ts';
+import type { GatewayBinding, ReloadResult, ReloadTarget } from './binding.ts';
+import { changedCertificate, reloadedOptions, restartOnlyChanges } from './reload.ts';
+import { checkCertificatePair } from './tls-credentials.ts';
+import { ErrorCode } from '../errors.ts';
+import type { InProcessRoute } from '../websocket/endpoint.ts';
+import type { GatewayConfig } from '../create-gateway.ts';
 
 const SHUTDOWN_GRACE_MS = 1_000;
 
@@ -51,8 +57,8 @@ const SHUTDOWN_GRACE_MS = 1_000;
  * HTTP/1.1, bridging WebSocket handshakes on either to HTTP/1.1 WebSocket backends.
  */
 export class Gateway {
-  readonly options: GatewayOptions;
-  readonly #routes: RouteTable<Endpoint>;
+  #options: GatewayOptions;
+  #routes: RouteTable<Endpoint>;
   readonly #fetch: FetchHandler;
   /** A fetch handler of the application's own, which may claim WebSocket handshakes no route takes. */
   readonly #appTakesWebSockets: boolean;
@@ -65,36 +71,41 @@ export class Gateway {
   readonly #onTunnelClosed: ((event: TunnelClosedEvent) => void) | undefined;
   readonly #tunnels = new Map<OpenTunnel, TunnelAbout | undefined>();
   /** HTTP/2 receive windows (RFC 9113 §6.9) toward clients. */
-  readonly #serverWindows: { readonly stream: number; readonly connection: number };
+  #serverWindows: { readonly stream: number; readonly connection: number };
   /** The same for the sessions to RFC 8441 backends. */
-  readonly #windows: PoolWindows;
+  #windows: PoolWindows;
+  readonly #binding: GatewayBinding;
+  /** The library's in-process routes, kept across reloads that do not replace them. */
+  #inProcess: Readonly<Record<string, InProcessRoute>>;
+  /** HTTP/1.1 servers a reload replaced: they still serve the connections they had. */
+  readonly #oldH1 = new Set<http.Server>();
+  /** Backend pools a reload replaced: closed (GOAWAY), their tunnels finishing. */
+  readonly #oldPools = new Set<H2SessionPool>();
   #handshakes = 0;
   #idleWaiters: Array<() => void> = [];
   #front!: FrontListener;
-  #h1!: http.Server;
+  #h1!: H1Server;
   #sessions!: H2Server;
   #secure = false;
   #closing: Promise<void> | undefined;
   #address!: { host: string; port: number };
 
-  private constructor(options: GatewayOptions, hooks: GatewayHooks, role: 'main' | 'admin') {
-    this.options = options;
+  private constructor(options: GatewayOptions, hooks: GatewayHooks, role: 'main' | 'admin', binding: GatewayBinding) {
+    this.#options = options;
+    this.#binding = binding;
     const windows = flowControlWindows(options.limits.maxBufferedBytesPerTunnel);
     this.#serverWindows = windows;
     // The backend pool runs on the same engine: both windows on every runtime.
     this.#windows = windows;
-    const local = Object.entries(hooks.inProcess ?? {}).map(([prefix, route]) => {
-      const own = typeof route === 'object' && 'handler' in route ? route.access : undefined;
-      const access = own === undefined ? options.access : { ...options.access, ...own };
-      return { prefix, local: routeEndpoint(route), ...(access !== undefined && { access }) };
-    });
-    this.#routes = new RouteTable<Endpoint>([...options.routes, ...local]);
+    this.#inProcess = hooks.inProcess ?? {};
+    this.#routes = routeTable(options, this.#inProcess);
     this.#fetch = hooks.fetch ?? defaultApp().fetch;
     this.#appTakesWebSockets = hooks.fetch !== undefined;
     // Backend→client bytes arrive on these sessions: the same windows as toward clients.
     this.#backendPool = new H2SessionPool({ connectTimeoutMs: options.timeouts.backendConnectMs, windows: this.#windows });
-    this.#telemetry = new Telemetry(options.routes.map((r) => r.prefix).concat(local.map((r) => r.prefix)), options.log, hooks.log);
-    const admin = role === 'main' && (options.admin.metrics || options.admin.status || options.admin.listen === undefined) ? adminApp(this.#adminView(), options.admin).fetch : undefined;
+    this.#telemetry = new Telemetry(routePrefixes(options, this.#inProcess), options.log, hooks.log);
+    const view = binding.admin === undefined ? this.#adminView() : binding.admin(this.#adminView());
+    const admin = role === 'main' && (options.admin.metrics || options.admin.status || options.admin.listen === undefined) ? adminApp(view, options.admin).fetch : undefined;
     this.#admin = options.admin.listen === undefined ? admin : undefined;
     this.#adminFetch = admin;
     this.#onTunnel = hooks.onTunnel;
@@ -104,9 +115,17 @@ export class Gateway {
 
   readonly #adminFetch: FetchHandler | undefined;
 
-  /** Starts listening (and the admin listener, when configured); resolves once bound. */
-  static async start(options: GatewayOptions, hooks: GatewayHooks = {}): Promise<Gateway> {
-    const gateway = new Gateway(options, hooks, 'main');
+  /** The options in force: those it started with, or the last reload's. */
+  get options(): GatewayOptions {
+    return this.#options;
+  }
+
+  /**
+   * Starts listening (and the admin listener, when configured); resolves once bound.
+   * `binding` is how the h2ws command and `serve()` embed it (reload source, shared port).
+   */
+  static async start(options: GatewayOptions, hooks: GatewayHooks = {}, binding: GatewayBinding = {}): Promise<Gateway> {
+    const gateway = new Gateway(options, hooks, 'main', binding);
     await gateway.#listen();
     const adminAt = options.admin.listen;
     if (adminAt !== undefined && gateway.#adminFetch !== undefined) {
@@ -115,6 +134,7 @@ export class Gateway {
           { ...options, ...adminAt, routes: [], timeouts: { ...options.timeouts, drainMs: SHUTDOWN_GRACE_MS }, admin: { ...options.admin, listen: undefined }, log: { ...options.log, level: 'warn' } },
           { fetch: gateway.#adminFetch, ...(hooks.log && { log: hooks.log }) },
           'admin',
+          { ...(binding.reusePort === true && { reusePort: true }) },
         ).#started();
       } catch (err) {
         await gateway.close();
@@ -185,7 +205,7 @@ export class Gateway {
 
   readonly #closedBytes = { toBackend: 0, toClient: 0 };
   /** HTTP/2 connections to backends that speak RFC 8441, one per backend origin. */
-  readonly #backendPool: H2SessionPool;
+  #backendPool: H2SessionPool;
 
   /** The bound address (useful with port 0). */
   get address(): { host: string; port: number } {
@@ -208,10 +228,10 @@ export class Gateway {
   }
 
   async #listen(): Promise<void> {
-    const { limits, timeouts } = this.options;
+    const { limits, timeouts } = this.#options;
     let tlsFiles: { cert: string; key: string } | undefined;
-    if (this.options.tls !== undefined) {
-      tlsFiles = 'selfSigned' in this.options.tls ? await selfSignedCertificate() : this.options.tls;
+    if (this.#options.tls !== undefined) {
+      tlsFiles = 'selfSigned' in this.#options.tls ? await selfSignedCertificate() : this.#options.tls;
       this.#secure = true;
     }
     const { metrics } = this.#telemetry;
@@ -225,24 +245,21 @@ export class Gateway {
     });
     this.#sessions = h2;
 
-    const h1 = createH1Server(limits, timeouts.handshakeMs, {
-      request: (req, res) => void serveH1(req, res, this.#scheme, this.#plainHandler(req.url ?? '/')),
-      upgrade: (req, socket, head) => this.#onUpgrade(req, socket, head),
-    });
-    this.#h1 = h1.server;
+    this.#h1 = this.#h1Server();
 
     this.#front = createFrontListener(tlsFiles, {
       h2: (socket) => h2.accept(socket),
       h1: (socket) => {
         metrics.sessionOpened('h1');
         socket.once('close', () => metrics.sessionClosed('h1'));
-        h1.accept(socket);
+        this.#h1.accept(socket);
       },
     }, timeouts.handshakeMs);
     const { server } = this.#front;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(this.options.port, this.options.host, () => {
+      // reusePort: every worker process binds the same address (runtime/workers.ts).
+      server.listen({ port: this.#options.port, host: this.#options.host, ...(this.#binding.reusePort === true && { reusePort: true }) }, () => {
         server.removeListener('error', reject);
         resolve();
       });
@@ -250,6 +267,89 @@ export class Gateway {
     server.on('error', (err) => this.#telemetry.logger.error('listener_error', { message: err.message }));
     const bound = server.address() as net.AddressInfo;
     this.#address = { host: bound.address, port: bound.port };
+  }
+
+  /** An HTTP/1.1 server with the limits in force, for the connections accepted from now on. */
+  #h1Server(): H1Server {
+    const { limits, timeouts } = this.#options;
+    return createH1Server(limits, timeouts.handshakeMs, {
+      request: (req, res) => void serveH1(req, res, this.#scheme, this.#plainHandler(req.url ?? '/')),
+      upgrade: (req, socket, head) => this.#onUpgrade(req, socket, head),
+    });
+  }
+
+  /**
+   * Reads the config again and applies it to what comes next: routes, access rules, trusted
+   * proxies, limits and timeouts for new handshakes and connections, the TLS certificate and
+   * key for new TLS handshakes. Open tunnels and connections keep running as they are.
+   *
+   * Where the config comes from: `config` when given (from `serve()`, the same fields it
+   * takes); otherwise `serve()`'s config function is called again, and the h2ws command
+   * re-reads its config file and TLS files (what SIGHUP does). A bad config or an unusable
+   * certificate changes nothing: it is logged in one line and reported in the result. Never
+   * rejects.
+   */
+  async reload(config?: GatewayConfig): Promise<ReloadResult> {
+    const refuse = (error: H2wsError): ReloadResult => {
+      this.#telemetry.logger.error('reload_failed', { field: error.field, message: `${error.message}; the running config stays in force` });
+      return { ok: false, error };
+    };
+    if (this.draining) return refuse(new H2wsError(ErrorCode.CONFIG, 'the gateway is draining; reload ignored'));
+    if (this.#binding.load === undefined) return refuse(new H2wsError(ErrorCode.CONFIG, 'this gateway has no config to reload from; start it with serve() or the h2ws command'));
+    let target: ReloadTarget;
+    try {
+      target = await this.#binding.load(config);
+    } catch (err) {
+      if (err instanceof H2wsError) return refuse(err);
+      return refuse(new H2wsError(ErrorCode.CONFIG, `cannot load the config: ${(err as Error)?.message ?? String(err)}`, { cause: err }));
+    }
+    const running = this.#options;
+    const next = reloadedOptions(running, target.options);
+    const certificate = changedCertificate(running, next);
+    if (certificate !== undefined) {
+      const problem = checkCertificatePair(certificate.cert, certificate.key);
+      if (problem !== undefined) return refuse(new H2wsError(ErrorCode.CONFIG, `tls: ${problem}`, { field: 'tls' }));
+    }
+    try {
+      // First, as the one step that can still fail: nothing has changed yet if it does.
+      this.#front.update({ ...(certificate !== undefined && { tls: certificate }), handshakeMs: next.timeouts.handshakeMs });
+    } catch (err) {
+      return refuse(new H2wsError(ErrorCode.CONFIG, `tls: the TLS stack refused the certificate and key (${(err as Error).message})`, { field: 'tls' }));
+    }
+    this.#apply(next, target.inProcess ?? this.#inProcess);
+    const restartNeeded = [...restartOnlyChanges(running, target.options), ...(target.restartNeeded ?? [])];
+    this.#telemetry.logger[restartNeeded.length > 0 ? 'warn' : 'info']('reloaded', {
+      routes: this.#routes.routes.length,
+      certificate: certificate !== undefined ? 'replaced' : undefined,
+      restart_needed: restartNeeded.length > 0 ? restartNeeded.join(',') : undefined,
+      message: restartNeeded.length > 0 ? `${restartNeeded.join(', ')} changed; that takes a restart, the rest applies to new handshakes now` : undefined,
+    });
+    return { ok: true, restartNeeded };
+  }
+
+  /** Swaps in reloaded options; only what is created from now on sees them. */
+  #apply(next: GatewayOptions, inProcess: Readonly<Record<string, InProcessRoute>>): void {
+    const before = this.#options;
+    this.#options = next;
+    this.#inProcess = inProcess;
+    this.#routes = routeTable(next, inProcess);
+    for (const prefix of routePrefixes(next, inProcess)) this.#telemetry.metrics.seedRoute(prefix);
+    const windows = flowControlWindows(next.limits.maxBufferedBytesPerTunnel);
+    this.#serverWindows = windows;
+    this.#windows = windows;
+    this.#sessions.reconfigure({ limits: next.limits, initialWindowSize: windows.stream, connectionWindow: windows.connection, pingIntervalMs: next.timeouts.pingIntervalMs });
+    if (next.limits.maxHeaderListSize !== before.limits.maxHeaderListSize || next.timeouts.handshakeMs !== before.timeouts.handshakeMs) {
+      this.#oldH1.add(this.#h1.server);
+      this.#h1 = this.#h1Server();
+    }
+    if (next.timeouts.backendConnectMs !== before.timeouts.backendConnectMs || next.limits.maxBufferedBytesPerTunnel !== before.limits.maxBufferedBytesPerTunnel) {
+      // Tunnels on the old pool's sessions go on; the pool takes no new ones and its
+      // sessions close once their streams end (GOAWAY, RFC 9113 §6.8).
+      for (const pool of this.#oldPools) if (pool.sessions === 0) this.#oldPools.delete(pool);
+      this.#backendPool.close();
+      this.#oldPools.add(this.#backendPool);
+      this.#backendPool = new H2SessionPool({ connectTimeoutMs: next.timeouts.backendConnectMs, windows: this.#windows });
+    }
   }
 
   /** Plain requests: the admin endpoints where they live on this listener, the application otherwise. */
@@ -540,6 +640,11 @@ export class Gateway {
     });
   }
 
+  /** The HTTP/1.1 server in use and those that reloads replaced. */
+  #h1Servers(): http.Server[] {
+    return [this.#h1.server, ...this.#oldH1];
+  }
+
   #checkIdle(): void {
     if (this.openTunnels > 0) return;
     const waiters = this.#idleWaiters;
@@ -567,20 +672,36 @@ export class Gateway {
     this.#telemetry.logger.info('draining', { open_tunnels: this.openTunnels, drain_ms: this.options.timeouts.drainMs });
     const frontClosed = new Promise<void>((resolve) => this.#front.server.close(() => resolve()));
     this.#sessions.goAwayAll();
-    (this.#h1 as http.Server & { closeIdleConnections?: () => void }).closeIdleConnections?.();
+    for (const h1 of this.#h1Servers()) (h1 as http.Server & { closeIdleConnections?: () => void }).closeIdleConnections?.();
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([this.#whenIdle(), new Promise<void>((resolve) => (timer = setTimeout(resolve, this.options.timeouts.drainMs)))]);
     clearTimeout(timer);
     for (const tunnel of this.#tunnels.keys()) tunnel.shutdown(1001, 'going away', SHUTDOWN_GRACE_MS);
     await this.#whenIdle();
     this.#sessions.destroyAll();
-    (this.#h1 as http.Server & { closeAllConnections?: () => void }).closeAllConnections?.();
+    for (const h1 of this.#h1Servers()) (h1 as http.Server & { closeAllConnections?: () => void }).closeAllConnections?.();
     this.#front.destroyAll();
     this.#backendPool.destroy();
+    for (const pool of this.#oldPools) pool.destroy();
     await frontClosed;
     await this.#adminGateway?.close();
     this.#telemetry.logger.info('stopped', { duration_ms: Date.now() - started });
   }
+}
+
+/** The route table: the options' backend routes and the library's in-process ones. */
+function routeTable(options: GatewayOptions, inProcess: Readonly<Record<string, InProcessRoute>>): RouteTable<Endpoint> {
+  const local = Object.entries(inProcess).map(([prefix, route]) => {
+    const own = typeof route === 'object' && 'handler' in route ? route.access : undefined;
+    const access = own === undefined ? options.access : { ...options.access, ...own };
+    return { prefix, local: routeEndpoint(route), ...(access !== undefined && { access }) };
+  });
+  return new RouteTable<Endpoint>([...options.routes, ...local]);
+}
+
+/** Every route prefix, backend routes first: what the metrics show at zero from the start. */
+function routePrefixes(options: GatewayOptions, inProcess: Readonly<Record<string, InProcessRoute>>): string[] {
+  return options.routes.map((r) => r.prefix).concat(Object.keys(inProcess));
 }
 
 /** Which tunnel an open tunnel is, for reports. */

@@ -14,6 +14,9 @@ export const TLS12_CIPHERS = [
   'ECDHE-RSA-CHACHA20-POLY1305',
 ].join(':');
 
+/** The longest delay a timer takes (2^31 - 1 ms). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export interface ConnectionSink {
   /** Hands an accepted connection to the HTTP/2 server. */
   h2(socket: net.Socket): void;
@@ -25,6 +28,12 @@ export interface FrontListener {
   readonly server: net.Server;
   /** Destroys every connection still open (the last step of a shutdown). */
   destroyAll(): void;
+  /**
+   * For connections accepted from now on (a reload): a new certificate and key, a new
+   * handshake deadline. Connections already open keep theirs. Throws if the TLS stack refuses
+   * the pair; the caller checks it first (tls-credentials.ts).
+   */
+  update(next: { tls?: { cert: string; key: string }; handshakeMs: number }): void;
 }
 
 /**
@@ -55,25 +64,32 @@ export function createFrontListener(
   };
   let server: net.Server;
   if (tlsOptions !== undefined) {
-    server = tls.createServer({
-      cert: tlsOptions.cert,
-      key: tlsOptions.key,
-      ALPNProtocols: ['h2', 'http/1.1'],
-      // RFC 9113 §9.2: TLS 1.2 or later, and with TLS 1.2 only ephemeral key exchange and
-      // AEAD ciphers (none of the §9.2.2 block list). TLS 1.3 suites are all AEAD.
-      minVersion: 'TLSv1.2',
-      ciphers: TLS12_CIPHERS,
-      honorCipherOrder: true,
-      handshakeTimeout: handshakeMs,
+    // The TLS handshake deadline is kept here rather than as the server's handshakeTimeout,
+    // which no runtime lets a reload change (that one is set out of the way). The TLS socket
+    // of a raw connection is found by its peer's address and port: the runtimes link the two
+    // objects differently.
+    server = tls.createServer({ ...secureOptions(tlsOptions), handshakeTimeout: MAX_TIMER_MS });
+    const handshaking = new Map<string, ReturnType<typeof setTimeout>>();
+    const peer = (socket: net.Socket) => `${socket.remoteAddress}|${socket.remotePort}`;
+    server.on('connection', (socket: net.Socket) => {
+      track(socket);
+      const key = peer(socket);
+      handshaking.set(key, setTimeout(() => socket.destroy(), handshakeMs));
+      socket.once('close', () => {
+        clearTimeout(handshaking.get(key));
+        handshaking.delete(key);
+      });
     });
-    server.on('connection', track);
     server.on('secureConnection', (socket: tls.TLSSocket) => {
+      const key = peer(socket);
+      clearTimeout(handshaking.get(key));
+      handshaking.delete(key);
       track(socket);
       socket.setNoDelay(true);
       if (socket.alpnProtocol === 'h2') sink.h2(socket);
       else sink.h1(socket);
     });
-    // Includes handshakeTimeout expiring: without this the stalled socket would stay open.
+    // A failed handshake, or the deadline above destroying the raw socket.
     server.on('tlsClientError', (_err: Error, socket: tls.TLSSocket) => socket.destroy());
   } else {
     server = net.createServer({ allowHalfOpen: false }, (socket) => {
@@ -92,6 +108,27 @@ export function createFrontListener(
     destroyAll() {
       for (const socket of open) socket.destroy();
     },
+    update(next) {
+      if (next.tls !== undefined && server instanceof tls.Server) server.setSecureContext(secureOptions(next.tls));
+      handshakeMs = next.handshakeMs;
+    },
+  };
+}
+
+/**
+ * The listener's TLS settings. RFC 9113 §9.2: TLS 1.2 or later, and with TLS 1.2 only
+ * ephemeral key exchange and AEAD ciphers (none of the §9.2.2 block list); TLS 1.3 suites
+ * are all AEAD. A reload hands the same set to setSecureContext, which Node, Deno and Bun
+ * all apply to the next handshake.
+ */
+function secureOptions(pair: { cert: string; key: string }): tls.TlsOptions {
+  return {
+    cert: pair.cert,
+    key: pair.key,
+    ALPNProtocols: ['h2', 'http/1.1'],
+    minVersion: 'TLSv1.2',
+    ciphers: TLS12_CIPHERS,
+    honorCipherOrder: true,
   };
 }
 

@@ -36,6 +36,8 @@ export const STATUS_PAGE = `<!doctype html>
     <tr><td><span class="badge h1">HTTP/1.1</span> connections</td><td class="n" id="sessions-h1">–</td></tr>
     <tr><td>bytes to backends</td><td class="n" id="bytes-up">–</td></tr>
     <tr><td>bytes to clients</td><td class="n" id="bytes-down">–</td></tr></tbody></table></section>
+  <section class="wide" id="workers-section" hidden><h2>Workers</h2>
+    <table><thead><tr><th>worker</th><th>pid</th><th>state</th><th class="n">open tunnels</th><th class="n">h2 sessions</th><th class="n">HTTP/1.1 connections</th></tr></thead><tbody id="workers"></tbody></table></section>
   <section class="wide"><h2>Throughput (bytes/s, last 60 s: <span class="ok">to clients</span>, <span style="color:#1f4fb5">to backends (dashed)</span>)</h2>
     <svg id="chart" viewBox="0 0 600 140" preserveAspectRatio="none"><polyline id="down" fill="none" stroke="#0a6b3d" stroke-width="2"/><polyline id="up" fill="none" stroke="#1f4fb5" stroke-width="2" stroke-dasharray="6 4"/></svg>
     <div class="muted" id="rate">–</div></section>
@@ -61,6 +63,8 @@ function render(s) {
   $('open').replaceChildren(...s.open.map((o) => { const tr = document.createElement('tr'); tr.dataset.route = o.route; tr.dataset.transport = o.transport; tr.append(cell(o.route), badge(o.transport), cell(o.count, 'n')); return tr; }));
   $('sessions-h2').textContent = s.sessions.h2; $('sessions-h1').textContent = s.sessions.h1;
   $('bytes-up').textContent = s.bytes.toBackend; $('bytes-down').textContent = s.bytes.toClient;
+  $('workers-section').hidden = !s.workers;
+  if (s.workers) $('workers').replaceChildren(...s.workers.map((w) => { const tr = document.createElement('tr'); tr.append(cell(w.worker), cell(w.pid ?? ''), cell(w.ready ? 'ready' : 'draining', w.ready ? 'ok' : 'bad'), cell(w.openTotal, 'n'), cell(w.sessions.h2, 'n'), cell(w.sessions.h1, 'n')); return tr; }));
   $('recent').replaceChildren(...s.recent.map((r) => { const tr = document.createElement('tr'); tr.append(cell(r.time.slice(11, 19)), badge(r.transport), cell(r.route), cell(r.outcome, r.outcome === 'ok' ? 'ok' : 'bad'), cell(r.detail)); return tr; }));
   if (last) {
     const dt = Math.max(0.001, (Date.parse(s.time) - Date.parse(last.time)) / 1000);

@@ -55,14 +55,7 @@ export class Telemetry {
 
   constructor(routes: readonly string[], log: LogOptions, write: ((line: string) => void) | undefined) {
     this.metrics = new GatewayMetrics({ routes });
-    const stderr = (globalThis as { process?: { stderr?: { isTTY?: boolean; write(s: string): unknown } } }).process?.stderr;
-    const format = log.format ?? (write !== undefined ? 'json' : chooseFormat(stderr?.isTTY === true));
-    this.logger = createLogger({
-      level: log.level,
-      format,
-      color: format === 'pretty' && write === undefined && stderr?.isTTY === true && !('NO_COLOR' in ((globalThis as { process?: { env?: object } }).process?.env ?? {})),
-      write: write ?? ((line) => stderr?.write(`${line}\n`)),
-    });
+    this.logger = processLogger(log, write);
   }
 
   /** The last outcomes, newest first. */
@@ -135,6 +128,21 @@ export class Telemetry {
       internalError: (err) => logger.error('internal_error', { message: (err as Error)?.message ?? String(err) }),
     };
   }
+}
+
+/**
+ * The logger for `log`: through `write` when given (JSON unless told otherwise), else to
+ * stderr, readable on a terminal and JSON lines otherwise.
+ */
+export function processLogger(log: LogOptions, write?: (line: string) => void): Logger {
+  const stderr = (globalThis as { process?: { stderr?: { isTTY?: boolean; write(s: string): unknown } } }).process?.stderr;
+  const format = log.format ?? (write !== undefined ? 'json' : chooseFormat(stderr?.isTTY === true));
+  return createLogger({
+    level: log.level,
+    format,
+    color: format === 'pretty' && write === undefined && stderr?.isTTY === true && !('NO_COLOR' in ((globalThis as { process?: { env?: object } }).process?.env ?? {})),
+    write: write ?? ((line) => stderr?.write(`${line}\n`)),
+  });
 }
 
 /** Logs name the path without its query, which may carry tokens. */
