@@ -30,6 +30,7 @@ export { WebSocketStream, type WebSocketCloseInfo, type WebSocketCloseOptions, t
 export type { InProcessRoute, WebSocketServerLike, WebSocketStreamHandler } from './src/websocket/endpoint.ts';
 export { DEFAULT_MAX_PAYLOAD, DEFAULT_WEBSOCKET_PING_INTERVAL_MS, type WebSocketOptions } from './src/websocket/options.ts';
 export { Gateway, type GatewayHooks, type TunnelClosedEvent, type TunnelEvent } from './src/server/gateway.ts';
+export type { GatewayBinding, ReloadResult } from './src/server/binding.ts';
 export type { TunnelSummary } from './src/tunnel/relay.ts';
 export type { FetchHandler } from './src/server/fetch-adapter.ts';
 export type { GatewayOptions, Limits, Timeouts, TlsOptions } from './src/config/options.ts';
@@ -47,4 +48,4 @@ export { VERSION } from './src/version.ts';
 export { GatewayMetrics, h2ErrorName, NO_ROUTE } from './src/metrics/gateway-metrics.ts';
 export { PROMETHEUS_CONTENT_TYPE } from './src/metrics/registry.ts';
 export { createLogger, LOG_LEVELS, type Logger, type LogLevel } from './src/log/logger.ts';
-export { ADMIN_PATHS, type StatusSnapshot } from './src/server/admin.ts';
+export { ADMIN_PATHS, type StatusSnapshot, type WorkerStatus } from './src/server/admin.ts';
