@@ -6,8 +6,9 @@ Usage:
   h2ws [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE | --self-signed]
        [--backend WS_URL] [--route PATH_PREFIX=WS_URL]... [--config FILE.json]
        [--trusted-proxy ADDR]... [--admin-listen HOST:PORT] [--no-metrics]
-       [--log-level LEVEL]
-       [--log-format json|pretty] [--help] [--version]
+       [--log-level LEVEL] [--log-format json|pretty] [--workers N|auto]
+       [--help] [--version]
+  h2ws --check-config FILE.json [flags]
 
 Options:
   --listen HOST:PORT     Address to listen on. Default 127.0.0.1:8443 with TLS,
@@ -38,6 +39,12 @@ Options:
   --no-metrics           Do not serve Prometheus metrics at /metrics.
   --log-level LEVEL      debug, info (default), warn, error or silent.
   --log-format FORMAT    json or pretty. Default: pretty on a terminal, json otherwise.
+  --workers N|auto       Serve the address from N worker processes (auto: one per
+                         CPU) under a supervisor that restarts any that dies.
+                         Default 1. limits.maxTunnels is split between them.
+  --check-config FILE    Read FILE (and any other flags) as a start would, start
+                         nothing, print a summary and exit 0, or print what is wrong
+                         and exit 2.
   --help                 Show this help.
   --version              Print the version.
 
@@ -66,14 +73,18 @@ Config file (every field optional):
       "pingIntervalMs": ${DEFAULT_TIMEOUTS.pingIntervalMs}
     },
     "admin": { "listen": "127.0.0.1:9100", "metrics": true, "status": true },
-    "log": { "level": "info", "format": "json" }
+    "log": { "level": "info", "format": "json" },
+    "workers": 1
   }
 
 Operations: GET /healthz, /readyz (503 once draining), /metrics (Prometheus) and
 /status (a live page) on the main listener, or on --admin-listen.
 
 Signals: SIGTERM or SIGINT drain gracefully (GOAWAY, then open tunnels get up to
-timeouts.drainMs), then h2ws exits 0. Bad flags or config exit 2.
+timeouts.drainMs), then h2ws exits 0; with workers, all of them drain. SIGHUP
+re-reads --config and the TLS files: new handshakes get the new routes, access
+rules, limits, timeouts and certificate, open tunnels carry on, and a bad config is
+logged and ignored. Bad flags or config exit 2.
 
 Client: h2ws client URL sends stdin lines as messages and prints what arrives, over
 RFC 8441 when the server offers it (h2ws client --help).

@@ -111,11 +111,18 @@ export function monotonicOnly(text: string): string {
 export function total(text: string, name: string): number {
   const f = parseExposition(text).get(name);
   let sum = 0;
-  for (const value of f?.samples.values() ?? []) sum += Number(value);
+  for (const value of f?.samples.values() ?? []) sum += parseValue(value);
   return sum;
 }
 
 const DECIMAL = /^(-?)(\d+)(?:\.(\d+))?$/;
+
+/** A sample value as a number: the format spells infinities `+Inf` and `-Inf`. */
+function parseValue(value: string): number {
+  if (value === '+Inf') return Infinity;
+  if (value === '-Inf') return -Infinity;
+  return Number(value);
+}
 
 /**
  * Adds two sample values exactly when both are plain decimals (the sums of durations in
@@ -125,7 +132,7 @@ const DECIMAL = /^(-?)(\d+)(?:\.(\d+))?$/;
 export function addValues(a: string, b: string): string {
   const x = DECIMAL.exec(a);
   const y = DECIMAL.exec(b);
-  if (x === null || y === null) return formatValue(Number(a) + Number(b));
+  if (x === null || y === null) return formatValue(parseValue(a) + parseValue(b));
   const places = Math.max(x[3]?.length ?? 0, y[3]?.length ?? 0);
   const scaled = (m: RegExpExecArray) => BigInt(`${m[1]}${m[2]}${(m[3] ?? '').padEnd(places, '0')}`);
   const sum = scaled(x) + scaled(y);
