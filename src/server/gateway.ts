@@ -50,7 +50,8 @@ import { ErrorCode } from '../errors.ts';
 import type { InProcessRoute } from '../websocket/endpoint.ts';
 import type { GatewayConfig } from '../create-gateway.ts';
 
-const SHUTDOWN_GRACE_MS = 1_000;
+/** How long tunnels get to close once told to (1001 going away) before they are aborted. */
+export const SHUTDOWN_GRACE_MS = 1_000;
 
 /**
  * An h2ws gateway: one listener serving HTTP/2 (TLS ALPN or h2c prior knowledge) and
