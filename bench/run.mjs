@@ -11,7 +11,9 @@
 //   BENCH_TUNNELS=10000    idle tunnels for the memory measurement (0 skips it)
 //   BENCH_SETTLE=40        seconds at rest before each memory reading (garbage collectors return
 //                          a burst's garbage only after some idle seconds)
-//   BENCH_TARGETS=...      comma list to run only some of: direct,node,baseline,deno,bun,nghttpx,haproxy
+//   BENCH_TARGETS=...      comma list to run only some of: direct,node,baseline,deno,bun,nghttpx,haproxy,
+//                          and the multi-core row's node-w2,deno-w2,bun-w2,nghttpx-w2,haproxy-w2
+//                          (BENCH_TARGETS=node-w2,nghttpx-w2,haproxy-w2 runs only that row)
 //   BENCH_NO_INSTALL=1     do not apt-get install missing peers
 //   BENCH_PEER_THREADS=1   nghttpx workers / HAProxy nbthread
 //   BENCH_OUT=bench        where to write RESULTS.md, results.json, results.svg
@@ -53,6 +55,11 @@ const SCENARIOS = [
   { id: 'msg1k-4x50', label: '1 KiB, 4 connections × 50 streams', type: 'echo', conns: 4, streams: 50, size: 1024, inflight: 1 },
   { id: 'msg64k-1', label: '64 KiB, 1 stream', type: 'echo', conns: 1, streams: 1, size: 65536, inflight: 1 },
   { id: 'tunnels', label: 'new tunnels/s (open + first echo + close, 16 at a time)', type: 'tunnels' },
+  // The multi-core row: 2 processes or threads per gateway, on several connections so that a
+  // gateway can spread them over its cores. Measured on the multi-core targets only.
+  { id: 'mc-msg64-8x25', label: '×2: 64 B, 8 connections × 25 streams', type: 'echo', conns: 8, streams: 25, size: 64, inflight: 1, multicore: true },
+  { id: 'mc-msg1k-8x25', label: '×2: 1 KiB, 8 connections × 25 streams', type: 'echo', conns: 8, streams: 25, size: 1024, inflight: 1, multicore: true },
+  { id: 'mc-tunnels', label: '×2: new tunnels/s on 8 connections, 16 at a time', type: 'tunnels', connections: 8, multicore: true },
 ];
 
 function usage(msg) {
@@ -81,7 +88,7 @@ function fail(where, err) {
 function ensurePeers(targets) {
   const missing = targets.filter((t) => t.apt && t.check());
   if (missing.length === 0) return undefined;
-  const pkgs = missing.map((t) => t.apt);
+  const pkgs = [...new Set(missing.map((t) => t.apt))];
   if (!CONFIG.install) return `not installing ${pkgs.join(', ')} (BENCH_NO_INSTALL=1)`;
   if (process.getuid?.() !== 0 || !capture('bash', ['-c', 'command -v apt-get'])) return `cannot install ${pkgs.join(', ')}: needs root and apt-get`;
   log(`${stamp()} installing ${pkgs.join(' ')} with apt-get …`);
@@ -206,7 +213,8 @@ async function main() {
   for (const s of SCENARIOS) results[s.id] = Object.fromEntries(targets.map((t) => [t.id, []]));
   for (let rep = 1; rep <= CONFIG.reps; rep++) {
     for (const s of SCENARIOS) {
-      for (const t of live) {
+      // The multi-core scenarios on the multi-core targets, the others on the rest.
+      for (const t of live.filter((x) => !!x.multicore === !!s.multicore)) {
         const where = `rep ${rep} ${s.label} ${t.label}`;
         const inst = running[t.id];
         if (!inst) {
@@ -218,7 +226,7 @@ async function main() {
         let r;
         for (let attempt = 0; ; attempt++) {
           try {
-            r = s.type === 'echo' ? await runEcho({ ...common, conns: s.conns, streams: s.streams, size: s.size, inflight: s.inflight }) : await runTunnelRate({ ...common, concurrency: CONFIG.tunnelConcurrency });
+            r = s.type === 'echo' ? await runEcho({ ...common, conns: s.conns, streams: s.streams, size: s.size, inflight: s.inflight }) : await runTunnelRate({ ...common, concurrency: CONFIG.tunnelConcurrency, connections: s.connections });
           } catch (err) {
             r = { error: err.message };
             fail(where, err);
@@ -271,7 +279,7 @@ async function main() {
     machine: meta,
     installNote,
     h2wsConfig: H2WS_CONFIG,
-    targets: targets.map((t) => ({ id: t.id, label: t.label, kind: t.kind, peer: !!t.peer, version: meta.versions[t.id], setup: t.describe?.(), ...status[t.id] })),
+    targets: targets.map((t) => ({ id: t.id, label: t.label, kind: t.kind, peer: !!t.peer, multicore: !!t.multicore, version: meta.versions[t.id], setup: t.describe?.(), ...status[t.id] })),
     scenarios: SCENARIOS,
     results,
     memory,

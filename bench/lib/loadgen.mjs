@@ -516,13 +516,17 @@ async function tunnelCycle(kind, port, session, id, sizes) {
   }
 }
 
-/** New tunnels per second: `concurrency` loops of open + first echo + close, over one h2 connection. */
-export async function runTunnelRate({ kind, port, concurrency, warmupMs, durationMs, probe }) {
+/**
+ * New tunnels per second: `concurrency` loops of open + first echo + close, spread over
+ * `connections` h2 connections (one by default; more let a multi-process gateway use its cores).
+ */
+export async function runTunnelRate({ kind, port, concurrency, connections = 1, warmupMs, durationMs, probe }) {
   const run = new Run();
-  const session = kind === 'h2' ? new RenewingSession(port) : undefined;
+  const sessions = kind === 'h2' ? Array.from({ length: connections }, () => new RenewingSession(port)) : [];
   let id = 0;
   try {
-    const loops = Array.from({ length: concurrency }, async () => {
+    const loops = Array.from({ length: concurrency }, async (_, loop) => {
+      const session = sessions[loop % Math.max(1, sessions.length)];
       while (run.sending) {
         const t0 = now();
         try {
@@ -541,7 +545,7 @@ export async function runTunnelRate({ kind, port, concurrency, warmupMs, duratio
     return { rate: run.count / ((t1 - t0) / 1000), p50, p99, samples: run.count, cpu };
   } finally {
     run.closing = true;
-    if (session) await session.close();
+    await Promise.all(sessions.map((session) => session.close()));
   }
 }
 

@@ -3,38 +3,10 @@
 // (a hand-written grouped bar chart).
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { aggregate, fmtInt, fmtKiB, fmtPct, fmtX, median, ratio } from './stats.mjs';
+import { MULTICORE_REF, multicoreMarkdown, multicoreMedians, multicoreSummary, withoutMulticore } from './multicore.mjs';
 
 const REF = 'nghttpx';
-
-function median(xs) {
-  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-function aggregate(reps) {
-  const ok = reps.filter((r) => r.error === undefined);
-  const rates = ok.map((r) => r.rate);
-  const rate = median(rates);
-  return {
-    rate,
-    p50: median(ok.map((r) => r.p50)),
-    p99: median(ok.map((r) => r.p99)),
-    reps: ok.length,
-    failed: reps.length - ok.length,
-    spread: ok.length > 1 ? (Math.max(...rates) - Math.min(...rates)) / rate : NaN,
-    // CPU over the measured window: the gateway's µs per message (or tunnel), and the share of
-    // one core used by the gateway, the load generator and the backend.
-    cpuPerOp: median(ok.map((r) => (r.cpu ? (r.cpu.gatewayMs * 1000) / r.samples : NaN))),
-    cpu: {
-      gateway: median(ok.map((r) => (r.cpu ? (100 * r.cpu.gatewayMs) / r.cpu.wallMs : NaN))),
-      loadgen: median(ok.map((r) => (r.cpu ? (100 * r.cpu.loadgenMs) / r.cpu.wallMs : NaN))),
-      backend: median(ok.map((r) => (r.cpu ? (100 * r.cpu.backendMs) / r.cpu.wallMs : NaN))),
-    },
-    errors: reps.filter((r) => r.error !== undefined).map((r) => r.error),
-  };
-}
 
 function aggregateMemory(reps) {
   const ok = reps.filter((r) => r.error === undefined);
@@ -53,14 +25,11 @@ function aggregateMemory(reps) {
   };
 }
 
-const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? a / b : NaN);
-const fmtInt = (x) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '—');
-const fmtX = (x) => (Number.isFinite(x) ? `${x.toFixed(2)}×` : '—');
-const fmtPct = (x) => (Number.isFinite(x) ? `${(x * 100).toFixed(Math.abs(x) < 0.1 ? 1 : 0)}%` : '—');
-const fmtKiB = (x) => (Number.isFinite(x) ? x.toFixed(2) : '—');
-
 /** Computes medians and ratios; writes the three files; returns a console summary. */
-export function writeReports(run) {
+export function writeReports(full) {
+  // The multi-core row has its own targets, scenarios and reference, and its own section.
+  const mc = multicoreMedians(full);
+  const run = withoutMulticore(full);
   const { out, targets, scenarios, results, memory } = run;
   const agg = {};
   for (const s of scenarios) {
@@ -90,9 +59,10 @@ export function writeReports(run) {
     h2wsConfig: run.h2wsConfig,
     installNote: run.installNote,
     reference: REF,
-    targets,
-    scenarios,
+    targets: full.targets,
+    scenarios: full.scenarios,
     medians: agg,
+    multicore: { reference: MULTICORE_REF, medians: mc.agg },
     memory: mem,
     raw: { results, memory },
     checks,
@@ -101,8 +71,8 @@ export function writeReports(run) {
   };
   writeFileSync(files.json, `${JSON.stringify(json, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
   writeFileSync(files.svg, svg(run, agg, mem));
-  writeFileSync(files.md, markdown(run, agg, mem, checks, out));
-  return { files, summary: summaryText(targets, scenarios, agg, mem) };
+  writeFileSync(files.md, markdown(run, agg, mem, checks, out, multicoreMarkdown(mc, run.machine.nproc)));
+  return { files, summary: [targets.length > 0 ? summaryText(targets, scenarios, agg, mem) : '', multicoreSummary(mc)].filter(Boolean).join('\n\n') };
 }
 
 function unavailable(t) {
@@ -180,7 +150,7 @@ function shortLabel(s) {
 // ---------------------------------------------------------------------------------------
 // Markdown
 
-function markdown(run, agg, mem, checks, out) {
+function markdown(run, agg, mem, checks, out, multicoreLines) {
   const { targets, scenarios, machine: m, config } = run;
   const L = [];
   L.push('# h2ws benchmark results');
@@ -246,6 +216,7 @@ function markdown(run, agg, mem, checks, out) {
   L.push('');
   L.push('![Ratios against nghttpx](results.svg)');
   L.push('');
+  L.push(...multicoreLines);
 
   L.push("## Targets (h2ws's own HTTP/2 engine)");
   L.push('');

@@ -59,8 +59,9 @@ function h2wsCommand(runtime, bin = BIN) {
 /**
  * `id` and `root` name another built checkout of h2ws to measure side by side (the baseline
  * row: BENCH_BASELINE=path, a checkout of the release before h2ws's own HTTP/2 engine).
+ * `extra` are more flags (`--workers 2` for the multi-core row).
  */
-function h2wsTarget(runtime, label, backendPort, id = runtime, root = ROOT) {
+function h2wsTarget(runtime, label, backendPort, id = runtime, root = ROOT, extra = []) {
   const bin = runtime === 'node' ? process.execPath : path.join(ROOT, 'node_modules/.bin', runtime);
   const check = () => {
     if (!existsSync(path.join(root, 'dist/src/cli/main.js'))) return `${path.join(root, 'dist')} is missing: run \`npm run build\` there first`;
@@ -83,7 +84,7 @@ function h2wsTarget(runtime, label, backendPort, id = runtime, root = ROOT) {
       const config = tmpFile('h2ws.json');
       writeFileSync(config, JSON.stringify(H2WS_CONFIG));
       const { cmd, args } = h2wsCommand(runtime, path.join(root, 'bin/h2ws.js'));
-      const proc = spawnTracked(label, cmd, [...args, '--listen', '127.0.0.1:0', '--backend', `ws://127.0.0.1:${backendPort}`, '--config', config, '--log-level', 'warn'], { cwd: root });
+      const proc = spawnTracked(label, cmd, [...args, '--listen', '127.0.0.1:0', '--backend', `ws://127.0.0.1:${backendPort}`, '--config', config, '--log-level', 'warn', ...extra], { cwd: root });
       try {
         const m = await waitForOutput(proc, /h2ws listening on http:\/\/127\.0\.0\.1:(\d+)\//);
         const port = Number(m[1]);
@@ -98,23 +99,23 @@ function h2wsTarget(runtime, label, backendPort, id = runtime, root = ROOT) {
 }
 
 /** nghttpx 1.52: RFC 8441 on the h2c frontend, HTTP/1.1 Upgrade to the backend. */
-function nghttpxTarget(backendPort) {
+function nghttpxTarget(backendPort, threads = PEER_THREADS, id = 'nghttpx', label = 'nghttpx') {
   const args = (port) => [
     '--conf=/dev/null',
     `--frontend=127.0.0.1,${port};no-tls`,
     `--backend=127.0.0.1,${backendPort}`,
-    `--workers=${PEER_THREADS}`,
+    `--workers=${threads}`,
     '--frontend-http2-read-timeout=1h',
     '--backend-read-timeout=1h',
     '--backend-write-timeout=1h',
     '--backend-keep-alive-timeout=1h',
   ];
   return {
-    id: 'nghttpx',
-    label: 'nghttpx',
+    id,
+    label,
     kind: 'h2',
     peer: true,
-    memory: true,
+    memory: id === 'nghttpx',
     apt: 'nghttp2-proxy',
     check: () => (which('nghttpx') ? undefined : 'nghttpx is not installed (Debian package nghttp2-proxy)'),
     version: () => capture('nghttpx', ['--version'])?.split('\n')[0].replace(/^nghttpx nghttp2\//, 'nghttpx '),
@@ -124,7 +125,7 @@ function nghttpxTarget(backendPort) {
         .join(' ')}\`. RFC 8441 is on by default in 1.52 (it sends SETTINGS_ENABLE_CONNECT_PROTOCOL=1; \`nghttpx --help\` lists no flag to turn it on or off). The 1 h timeouts keep idle tunnels open during the memory measurement.`,
     async start() {
       const port = await freePort();
-      const proc = spawnTracked('nghttpx', 'nghttpx', args(port));
+      const proc = spawnTracked(label, 'nghttpx', args(port));
       try {
         await waitH2(proc, port);
         return { port, pid: proc.pid, proc, stop: () => proc.stop() };
@@ -137,9 +138,9 @@ function nghttpxTarget(backendPort) {
 }
 
 /** HAProxy 2.6: `bind ... proto h2` (h2c prior knowledge); RFC 8441 → HTTP/1.1 Upgrade. */
-function haproxyTarget(backendPort) {
+function haproxyTarget(backendPort, threads = PEER_THREADS, id = 'haproxy', label = 'HAProxy') {
   const config = (port) => `global
-  nbthread ${PEER_THREADS}
+  nbthread ${threads}
   maxconn 9000
 
 defaults
@@ -157,11 +158,11 @@ backend be
   server ws 127.0.0.1:${backendPort}
 `;
   return {
-    id: 'haproxy',
-    label: 'HAProxy',
+    id,
+    label,
     kind: 'h2',
     peer: true,
-    memory: true,
+    memory: id === 'haproxy',
     apt: 'haproxy',
     check: () => (which('haproxy') ? undefined : 'haproxy is not installed (Debian package haproxy)'),
     version: () => {
@@ -176,9 +177,9 @@ backend be
         .join('\n')}\n  \`\`\``,
     async start() {
       const port = await freePort();
-      const file = tmpFile('haproxy.cfg');
+      const file = tmpFile(`${id}.cfg`);
       writeFileSync(file, config(port));
-      const proc = spawnTracked('haproxy', 'haproxy', ['-db', '-f', file]);
+      const proc = spawnTracked(label, 'haproxy', ['-db', '-f', file]);
       try {
         await waitH2(proc, port);
         return { port, pid: proc.pid, proc, stop: () => proc.stop() };
@@ -205,6 +206,25 @@ function directTarget(backendPort) {
   };
 }
 
+/** Processes or threads each gateway gets in the multi-core row. */
+export const MULTICORE = 2;
+
+/**
+ * The multi-core row: h2ws with `--workers 2` on each runtime (Node: node:cluster; Deno and
+ * Bun: SO_REUSEPORT), nghttpx `--workers=2` and HAProxy `nbthread 2`. Measured only in the
+ * multi-core scenarios, against nghttpx with 2 workers.
+ */
+function multicoreTargets(backendPort) {
+  const workers = ['--workers', String(MULTICORE)];
+  return [
+    h2wsTarget('node', `h2ws Node ×${MULTICORE}`, backendPort, 'node-w2', ROOT, workers),
+    h2wsTarget('deno', `h2ws Deno ×${MULTICORE}`, backendPort, 'deno-w2', ROOT, workers),
+    h2wsTarget('bun', `h2ws Bun ×${MULTICORE}`, backendPort, 'bun-w2', ROOT, workers),
+    nghttpxTarget(backendPort, MULTICORE, 'nghttpx-w2', `nghttpx ×${MULTICORE}`),
+    haproxyTarget(backendPort, MULTICORE, 'haproxy-w2', `HAProxy ×${MULTICORE}`),
+  ].map((t) => ({ ...t, multicore: true, memory: false }));
+}
+
 /** All targets, in the order each repetition visits them. */
 export function makeTargets(backendPort) {
   return [
@@ -215,5 +235,6 @@ export function makeTargets(backendPort) {
     h2wsTarget('bun', 'h2ws Bun', backendPort),
     nghttpxTarget(backendPort),
     haproxyTarget(backendPort),
+    ...multicoreTargets(backendPort),
   ];
 }
