@@ -23,6 +23,7 @@ export async function runWorker(id: number, args: CliArgs): Promise<number> {
   try {
     init = await channel.init;
   } catch (err) {
+    if (channel.drainRequested) return 0;
     process.stderr.write(`h2ws: worker ${id}: ${(err as Error).message}\n`);
     return 1;
   }

@@ -13,6 +13,8 @@ const COLLECT_TIMEOUT_MS = 2_000;
 const RELOAD_TIMEOUT_MS = 15_000;
 /** A worker that dies within this long of being ready counts as crashing in a loop. */
 const STABLE_MS = 10_000;
+/** A worker that is not listening this long after it was started has hung. */
+const START_TIMEOUT_MS = 60_000;
 const RESTART_DELAY_MS = 100;
 const MAX_RESTART_DELAY_MS = 10_000;
 
@@ -113,8 +115,19 @@ export class Supervisor {
 
   #startUntilReady(slot: Slot): Promise<void> {
     return new Promise((resolve, reject) => {
-      slot.onReady = () => resolve();
-      slot.onExit = (code) => reject(new Error(`worker ${slot.id} exited with ${code} before it was ready`));
+      const timer = setTimeout(() => {
+        slot.onReady = undefined;
+        slot.proc?.kill('SIGKILL');
+        reject(new Error(`worker ${slot.id} was not ready within ${START_TIMEOUT_MS / 1000} s`));
+      }, START_TIMEOUT_MS);
+      slot.onReady = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      slot.onExit = (code) => {
+        clearTimeout(timer);
+        reject(new Error(`worker ${slot.id} exited with ${code} before it was ready`));
+      };
       this.#spawn(slot);
     });
   }
@@ -149,7 +162,7 @@ export class Supervisor {
     if (slot.proc !== proc) return;
     switch (message.t) {
       case 'hello':
-        proc.send(this.#init(slot));
+        if (!this.#stopping) proc.send(this.#init(slot));
         return;
       case 'ready': {
         slot.ready = true;

@@ -20,6 +20,8 @@ export interface WorkerRequests {
  */
 export class WorkerChannel {
   readonly init: Promise<WorkerInit>;
+  /** Ends the wait for `init` when there will be none. */
+  readonly #noInit: (reason: Error) => void;
   #requests: WorkerRequests | undefined;
   #drainRequested = false;
   #seq = 0;
@@ -32,6 +34,7 @@ export class WorkerChannel {
       resolveInit = resolve;
       rejectInit = reject;
     });
+    this.#noInit = rejectInit;
     toSupervisor.onMessage((message) => {
       if (!isMessage<ToWorker>(message)) return;
       switch (message.t) {
@@ -58,7 +61,7 @@ export class WorkerChannel {
     });
     // The supervisor is gone (killed, or crashed): nobody will restart or drain this one, so it drains itself.
     toSupervisor.onDisconnect(() => {
-      rejectInit(new Error('the supervisor went away before it sent the config'));
+      this.#noInit(new Error('the supervisor went away before it sent the config'));
       this.#drain();
     });
     this.#send({ t: 'hello' });
@@ -93,6 +96,8 @@ export class WorkerChannel {
   #drain(): void {
     if (this.#drainRequested) return;
     this.#drainRequested = true;
+    // Asked to stop before it started (a sibling failed to start): there is nothing to drain.
+    this.#noInit(new Error('stopped before it started'));
     this.#requests?.drain();
   }
 
