@@ -2,6 +2,7 @@
 import { X509Certificate } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
+import net from 'node:net';
 import tls from 'node:tls';
 import WebSocket from 'ws';
 import type { StatusSnapshot } from '../../src/server/admin.ts';
@@ -82,4 +83,16 @@ export function fingerprint(port: number): Promise<string> {
 /** The fingerprint of a PEM certificate, as {@link fingerprint} reports it. */
 export function pemFingerprint(pem: string): string {
   return new X509Certificate(pem).fingerprint256;
+}
+
+/** What a new TCP connection to the port meets: "connected", or the error code (ECONNREFUSED once a drain closed the listener). */
+export function connectOutcome(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve('connected');
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
+  });
 }

@@ -2,11 +2,11 @@
  * Graceful shutdown (design table, "SIGTERM / close()"): GOAWAY(NO_ERROR, last stream id),
  * no new tunnels, open tunnels drain until the deadline, then Close 1001 both ways, exit 0.
  */
-import net from 'node:net';
 import http2 from 'node:http2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { type EchoBackend, type RawBackend, startEchoBackend, startRawBackend } from '../helpers/backends.ts';
+import { connectOutcome } from '../helpers/gateway-admin.ts';
 import { RUNTIMES, startGateway } from '../helpers/gateway-process.ts';
 import { clientFrame, connectH2, eventually, FrameSink, once, openTunnel } from '../helpers/h2-client.ts';
 
@@ -44,15 +44,7 @@ describe.each(RUNTIMES)('graceful shutdown under %s', (runtime) => {
       ]);
       // No new tunnels: the listener is closed.
       await eventually(() => /draining/.test(gw.stderr()), 5000, 'drain log line');
-      const refused = await new Promise<string>((resolve) => {
-        const s = net.connect(gw.port, '127.0.0.1');
-        s.once('connect', () => {
-          s.destroy();
-          resolve('connected');
-        });
-        s.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
-      });
-      expect(refused).toBe('ECONNREFUSED');
+      expect(await connectOutcome(gw.port)).toBe('ECONNREFUSED');
       // The open tunnels still relay.
       const sink = new FrameSink(false);
       a.stream.on('data', (d: Buffer) => sink.write(d));

@@ -6,11 +6,10 @@
  * the whole gateway.
  */
 import http2 from 'node:http2';
-import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EchoBackend, startEchoBackend } from '../helpers/backends.ts';
 import { EchoLoop } from '../helpers/echo-loop.ts';
-import { metric, scrape, scrapeUntil, status } from '../helpers/gateway-admin.ts';
+import { connectOutcome, metric, scrape, scrapeUntil, status } from '../helpers/gateway-admin.ts';
 import { type GatewayProcess, RUNTIMES, startGateway } from '../helpers/gateway-process.ts';
 import { clientFrame, connectH2, eventually, FrameSink, type H2Client, openTunnel, type TunnelResponse } from '../helpers/h2-client.ts';
 
@@ -122,15 +121,7 @@ describe.each(RUNTIMES)('--workers under %s', (runtime) => {
       expect(goaways.flat().every((code) => code === H2.NGHTTP2_NO_ERROR)).toBe(true);
       // Every worker logged its drain, and no new connection is taken.
       await eventually(() => (gw.stderr().match(/"event":"draining"/g) ?? []).length === 2, 5000, 'two drain records');
-      const refused = await new Promise<string>((resolve) => {
-        const s = net.connect(gw.port, '127.0.0.1');
-        s.once('connect', () => {
-          s.destroy();
-          resolve('connected');
-        });
-        s.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
-      });
-      expect(refused).toBe('ECONNREFUSED');
+      expect(await connectOutcome(gw.port)).toBe('ECONNREFUSED');
       // The open tunnels, on both workers, still relay.
       await Promise.all(open.map(async ({ tunnel }, i) => {
         const sink = new FrameSink(false);
