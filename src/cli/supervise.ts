@@ -2,7 +2,7 @@ import type { CliArgs } from '../config/argv.ts';
 import { startDemoBackend } from '../demo/backend.ts';
 import { ErrorCode, H2wsError } from '../errors.ts';
 import { addressInUse, workerMechanism } from '../runtime/workers.ts';
-import { restartOnlyChanges } from '../server/reload.ts';
+import { reloadFailedRecord, restartNeededRecord, restartOnlyChanges } from '../server/reload.ts';
 import { selfSignedCertificate } from '../server/self-signed.ts';
 import { Supervisor } from '../server/supervisor.ts';
 import { processLogger } from '../server/telemetry.ts';
@@ -58,7 +58,7 @@ export async function runSupervisor(args: CliArgs, loaded: LoadedConfig): Promis
       next = loadConfig(args);
     } catch (err) {
       if (!(err instanceof H2wsError && err.code === ErrorCode.CONFIG)) throw err;
-      logger.error('reload_failed', { field: err.field, message: `${err.message}; the running config stays in force` });
+      logger.error('reload_failed', reloadFailedRecord(err));
       return;
     }
     const restartNeeded = restartOnlyChanges(current.resolved.options, next.resolved.options);
@@ -69,11 +69,7 @@ export async function runSupervisor(args: CliArgs, loaded: LoadedConfig): Promis
       logger.error('reload_failed', { message: `${result.failed.join('; ')}; those workers keep the config they had` });
       return;
     }
-    logger[restartNeeded.length > 0 ? 'warn' : 'info']('reloaded', {
-      workers: result.reloaded,
-      restart_needed: restartNeeded.length > 0 ? restartNeeded.join(',') : undefined,
-      message: restartNeeded.length > 0 ? `${restartNeeded.join(', ')} changed; that takes a restart, the rest applies to new handshakes now` : undefined,
-    });
+    logger[restartNeeded.length > 0 ? 'warn' : 'info']('reloaded', { workers: result.reloaded, ...restartNeededRecord(restartNeeded) });
   };
 
   const stopped = new Promise<number>((resolve) => {

@@ -10,7 +10,7 @@ import { validateH1Upgrade } from '../handshake/h1-upgrade.ts';
 import { isTrustedProxy } from '../handshake/proxy-trust.ts';
 import { splitList } from '../handshake/headers.ts';
 import type { WebSocketRequest } from '../handshake/websocket-request.ts';
-import { RouteTable } from '../routing/route-table.ts';
+import type { RouteTable } from '../routing/route-table.ts';
 import { H2wsError } from '../errors.ts';
 import { OUTCOME_ERROR_CODE, REFUSED } from '../tunnel/outcomes.ts';
 import type { TunnelSummary } from '../tunnel/relay.ts';
@@ -22,7 +22,7 @@ import { checkAccess } from '../handshake/access.ts';
 import { H2UpgradedStream } from '../h2/upgraded-stream.ts';
 import { H2SessionPool, type PoolWindows } from '../h2/client-pool.ts';
 import { acceptWebSocket } from '../websocket/accept.ts';
-import { attachRequest, claimEndpoint, type Endpoint, routeEndpoint } from '../websocket/endpoint.ts';
+import { attachRequest, claimEndpoint, type Endpoint } from '../websocket/endpoint.ts';
 import { offerUpgrade } from '../websocket/hono.ts';
 import { keepAlive } from '../websocket/keepalive.ts';
 import { upgradeFetchRequest } from '../websocket/upgrade-request.ts';
@@ -43,9 +43,9 @@ import { createFrontListener, type FrontListener } from './listener.ts';
 import { createH1Server, type H1Server } from './h1-server.ts';
 import { selfSignedCertificate } from './self-signed.ts';
 import { h1Client, h2Client, type InProcessClient, refuseH1, respondH2 } from './client-handles.ts';
-import type { GatewayBinding, ReloadResult, ReloadTarget } from './binding.ts';
-import { changedCertificate, reloadedOptions, restartOnlyChanges } from './reload.ts';
-import { checkCertificatePair } from './tls-credentials.ts';
+import type { GatewayBinding, ReloadResult } from './binding.ts';
+import { planReload, type ReloadPlan, reloadFailedRecord, restartNeededRecord } from './reload.ts';
+import { routePrefixes, routeTable } from './routes.ts';
 import { ErrorCode } from '../errors.ts';
 import type { InProcessRoute } from '../websocket/endpoint.ts';
 import type { GatewayConfig } from '../create-gateway.ts';
@@ -291,39 +291,28 @@ export class Gateway {
    * rejects.
    */
   async reload(config?: GatewayConfig): Promise<ReloadResult> {
-    const refuse = (error: H2wsError): ReloadResult => {
-      this.#telemetry.logger.error('reload_failed', { field: error.field, message: `${error.message}; the running config stays in force` });
-      return { ok: false, error };
-    };
-    if (this.draining) return refuse(new H2wsError(ErrorCode.CONFIG, 'the gateway is draining; reload ignored'));
-    if (this.#binding.load === undefined) return refuse(new H2wsError(ErrorCode.CONFIG, 'this gateway has no config to reload from; start it with serve() or the h2ws command'));
-    let target: ReloadTarget;
+    const { logger } = this.#telemetry;
+    let plan: ReloadPlan;
     try {
-      target = await this.#binding.load(config);
+      if (this.draining) throw new H2wsError(ErrorCode.CONFIG, 'the gateway is draining; reload ignored');
+      plan = await planReload(this.#options, this.#binding.load, config);
+      // The one step that can still fail, so it goes first: nothing has changed yet if it does.
+      try {
+        this.#front.update({ ...(plan.certificate !== undefined && { tls: plan.certificate }), handshakeMs: plan.next.timeouts.handshakeMs });
+      } catch (err) {
+        throw new H2wsError(ErrorCode.CONFIG, `tls: the TLS stack refused the certificate and key (${(err as Error).message})`, { field: 'tls' });
+      }
     } catch (err) {
-      if (err instanceof H2wsError) return refuse(err);
-      return refuse(new H2wsError(ErrorCode.CONFIG, `cannot load the config: ${(err as Error)?.message ?? String(err)}`, { cause: err }));
+      if (!(err instanceof H2wsError)) throw err;
+      logger.error('reload_failed', reloadFailedRecord(err));
+      return { ok: false, error: err };
     }
-    const running = this.#options;
-    const next = reloadedOptions(running, target.options);
-    const certificate = changedCertificate(running, next);
-    if (certificate !== undefined) {
-      const problem = checkCertificatePair(certificate.cert, certificate.key);
-      if (problem !== undefined) return refuse(new H2wsError(ErrorCode.CONFIG, `tls: ${problem}`, { field: 'tls' }));
-    }
-    try {
-      // First, as the one step that can still fail: nothing has changed yet if it does.
-      this.#front.update({ ...(certificate !== undefined && { tls: certificate }), handshakeMs: next.timeouts.handshakeMs });
-    } catch (err) {
-      return refuse(new H2wsError(ErrorCode.CONFIG, `tls: the TLS stack refused the certificate and key (${(err as Error).message})`, { field: 'tls' }));
-    }
-    this.#apply(next, target.inProcess ?? this.#inProcess);
-    const restartNeeded = [...restartOnlyChanges(running, target.options), ...(target.restartNeeded ?? [])];
-    this.#telemetry.logger[restartNeeded.length > 0 ? 'warn' : 'info']('reloaded', {
+    this.#apply(plan.next, plan.inProcess ?? this.#inProcess);
+    const { restartNeeded } = plan;
+    logger[restartNeeded.length > 0 ? 'warn' : 'info']('reloaded', {
       routes: this.#routes.routes.length,
-      certificate: certificate !== undefined ? 'replaced' : undefined,
-      restart_needed: restartNeeded.length > 0 ? restartNeeded.join(',') : undefined,
-      message: restartNeeded.length > 0 ? `${restartNeeded.join(', ')} changed; that takes a restart, the rest applies to new handshakes now` : undefined,
+      certificate: plan.certificate !== undefined ? 'replaced' : undefined,
+      ...restartNeededRecord(restartNeeded),
     });
     return { ok: true, restartNeeded };
   }
@@ -688,21 +677,6 @@ export class Gateway {
     await this.#adminGateway?.close();
     this.#telemetry.logger.info('stopped', { duration_ms: Date.now() - started });
   }
-}
-
-/** The route table: the options' backend routes and the library's in-process ones. */
-function routeTable(options: GatewayOptions, inProcess: Readonly<Record<string, InProcessRoute>>): RouteTable<Endpoint> {
-  const local = Object.entries(inProcess).map(([prefix, route]) => {
-    const own = typeof route === 'object' && 'handler' in route ? route.access : undefined;
-    const access = own === undefined ? options.access : { ...options.access, ...own };
-    return { prefix, local: routeEndpoint(route), ...(access !== undefined && { access }) };
-  });
-  return new RouteTable<Endpoint>([...options.routes, ...local]);
-}
-
-/** Every route prefix, backend routes first: what the metrics show at zero from the start. */
-function routePrefixes(options: GatewayOptions, inProcess: Readonly<Record<string, InProcessRoute>>): string[] {
-  return options.routes.map((r) => r.prefix).concat(Object.keys(inProcess));
 }
 
 /** Which tunnel an open tunnel is, for reports. */
