@@ -14,6 +14,12 @@ import { type GatewayProcess as SharedGateway, startGateway as startSharedGatewa
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const CHROMIUM = '/usr/bin/chromium';
+/**
+ * Where the browser tests save their screenshots: test/artifacts/ (ignored by git), so a test
+ * run leaves the tree clean. `npm run docs:screenshots` points it at docs/ to refresh the
+ * committed pictures.
+ */
+export const SCREENSHOT_DIR = path.resolve(ROOT, process.env.H2WS_SCREENSHOT_DIR ?? 'test/artifacts');
 
 // ---------------------------------------------------------------------------------------
 // The gateway, spawned exactly as users run it.
