@@ -115,6 +115,18 @@ describe('parseArgs', () => {
     expect(configError(() => parseArgs([`${flag}=yes`]))).toEqual({ code: 'H2WS_ERR_CONFIG', field: flag, message: `${flag} takes no value` });
   });
 
+  test('a single-dash long flag is named as written, not by its first letter', () => {
+    expect(configError(() => parseArgs(['-listen', ':1']))).toEqual({ code: 'H2WS_ERR_CONFIG', field: '-listen', message: 'unknown flag -listen; run h2ws --help for the list' });
+  });
+
+  test('"--" is refused: h2ws takes no positional arguments', () => {
+    expect(configError(() => parseArgs(['--', '--listen'])).field).toBe('--');
+  });
+
+  test('short switches may be grouped', () => {
+    expect(parseArgs(['-hv'])).toEqual({ ...NO_ARGS, help: true, version: true });
+  });
+
   test.each(['chat', '=ws://h:1', '/chat='])('--route %j is not PREFIX=URL', (value) => {
     const e = configError(() => parseArgs(['--route', value]));
     expect(e.field).toBe('--route');
