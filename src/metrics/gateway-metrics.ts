@@ -26,6 +26,7 @@
  */
 import { H2ErrorCode } from '../h2/error-codes.ts';
 import type { Outcome } from '../tunnel/outcomes.ts';
+import { ProcessMetrics, type ProcessSample } from './process-metrics.ts';
 import { type Counter, type Gauge, type Histogram, Registry } from './registry.ts';
 
 export type Transport = 'h2' | 'h1';
@@ -69,6 +70,11 @@ export interface TunnelTotals {
 export interface GatewayMetricsOptions {
   /** Route prefixes to show at zero before their first tunnel, so rate() works from the start. */
   readonly routes?: readonly string[];
+  /**
+   * Reads the process at each {@link GatewayMetrics.render}; when given, the exposition ends
+   * with the standard process metrics (CPU, memory, file descriptors, event-loop lag).
+   */
+  readonly readProcess?: () => ProcessSample;
 }
 
 export class GatewayMetrics {
@@ -123,7 +129,11 @@ export class GatewayMetrics {
     help: 'Times a client address was cut off for resetting too many streams before they were answered, across its connections (CVE-2023-44487).',
   });
 
+  readonly #process: { readonly metrics: ProcessMetrics; readonly read: () => ProcessSample } | undefined;
+
   constructor(options: GatewayMetricsOptions = {}) {
+    const read = options.readProcess;
+    this.#process = read === undefined ? undefined : { metrics: new ProcessMetrics(this.registry), read };
     for (const transport of TRANSPORTS) this.sessionsOpen.seed({ transport });
     this.rapidResetClients.seed({});
     for (const route of options.routes ?? []) this.seedRoute(route);
@@ -180,6 +190,7 @@ export class GatewayMetrics {
 
   /** The exposition, to serve with `PROMETHEUS_CONTENT_TYPE`. */
   render(): string {
+    this.#process?.metrics.update(this.#process.read());
     return this.registry.render();
   }
 }

@@ -2,6 +2,7 @@ import type { LogOptions } from '../config/options.ts';
 import type { SessionObserver } from '../h2/server.ts';
 import { chooseFormat, createLogger, type Logger } from '../log/logger.ts';
 import { GatewayMetrics, h2ErrorName } from '../metrics/gateway-metrics.ts';
+import { readProcessSample, startEventLoopMonitor } from '../runtime/process-stats.ts';
 import type { Outcome } from '../tunnel/outcomes.ts';
 import type { TunnelSummary } from '../tunnel/relay.ts';
 
@@ -54,7 +55,8 @@ export class Telemetry {
   readonly #recent: Array<Omit<RecentOutcome, 'time'> & { at: number }> = [];
 
   constructor(routes: readonly string[], log: LogOptions, write: ((line: string) => void) | undefined) {
-    this.metrics = new GatewayMetrics({ routes });
+    startEventLoopMonitor();
+    this.metrics = new GatewayMetrics({ routes, readProcess: readProcessSample });
     const stderr = (globalThis as { process?: { stderr?: { isTTY?: boolean; write(s: string): unknown } } }).process?.stderr;
     const format = log.format ?? (write !== undefined ? 'json' : chooseFormat(stderr?.isTTY === true));
     this.logger = createLogger({
