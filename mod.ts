@@ -48,3 +48,22 @@ export { GatewayMetrics, h2ErrorName, NO_ROUTE } from './src/metrics/gateway-met
 export { PROMETHEUS_CONTENT_TYPE } from './src/metrics/registry.ts';
 export { createLogger, LOG_LEVELS, type Logger, type LogLevel } from './src/log/logger.ts';
 export { ADMIN_PATHS, type StatusSnapshot } from './src/server/admin.ts';
+// Types the exports above mention, so the API reference documents every one of them.
+export type { AccessRule } from './src/handshake/access.ts';
+export type { BackendTarget, Route } from './src/routing/route-table.ts';
+export type { AdminOptions, LogOptions } from './src/config/options.ts';
+export type { ConfigFile, RouteConfig } from './src/config/schema.ts';
+export type { AuthorizeHook, AuthorizeInfo } from './src/server/gateway-hooks.ts';
+export type { Direction, Side, Transport, TunnelTotals, GatewayMetricsOptions } from './src/metrics/gateway-metrics.ts';
+export type { AnyMetric, Cell, Counter, Gauge, Histogram, HistogramCell, HistogramOptions, HistogramValue, Labels, Metric, MetricOptions, MetricType, Registry } from './src/metrics/registry.ts';
+export type { ProcessSample } from './src/metrics/process-metrics.ts';
+export type { HeaderRecord, RequestHead as H2RequestHead, ResponseHead as H2ResponseHead } from './src/h2/field-validation.ts';
+export type { StreamHost } from './src/h2/stream.ts';
+export type { StreamState, StreamStateValue } from './src/h2/stream-state.ts';
+export type { FlowControlWindows } from './src/h2/windows.ts';
+export type { ResponseHead, UpgradeVerdict } from './src/handshake/backend-response.ts';
+export type { HandshakeContext } from './src/handshake/websocket-request.ts';
+export type { H1HandshakeContext } from './src/handshake/h1-upgrade.ts';
+export type { HeaderMap } from './src/handshake/headers.ts';
+export type { LogFields, LoggerOptions, LogFormat, RecordLevel } from './src/log/logger.ts';
+export type { RecentOutcome } from './src/server/telemetry.ts';

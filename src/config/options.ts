@@ -14,6 +14,7 @@ export interface Limits {
   readonly maxBufferedBytesPerTunnel: number;
 }
 
+/** Timeouts, each with a safe default; all in milliseconds. */
 export interface Timeouts {
   /** TLS handshake and first bytes from a new client connection. */
   readonly handshakeMs: number;
@@ -42,20 +43,26 @@ export interface AdminOptions {
   readonly status: boolean;
 }
 
+/** How the gateway logs. */
 export interface LogOptions {
+  /** Records below this level are dropped. */
   readonly level: LogLevel;
   /** undefined: readable when stderr is a terminal, JSON lines otherwise. */
   readonly format: 'json' | 'pretty' | undefined;
 }
 
+/** TLS for the listener: PEM text, or a certificate made at start-up (for trying out). */
 export type TlsOptions = { readonly cert: string; readonly key: string } | { readonly selfSigned: true };
 
 /** Everything a gateway needs, validated and frozen. */
 export interface GatewayOptions {
+  /** The address the listener binds (`listen` without its port). */
   readonly host: string;
+  /** The port the listener binds; 0 picks a free one (see `Gateway.address`). */
   readonly port: number;
   /** PEM certificate and key, a self-signed certificate, or undefined for cleartext. */
   readonly tls: TlsOptions | undefined;
+  /** Bridged routes, by path prefix (the longest prefix wins). */
   readonly routes: readonly Route[];
   /** The access rule for routes without one of their own (in-process routes, app-claimed sockets). */
   readonly access: AccessRule | undefined;
@@ -64,12 +71,17 @@ export interface GatewayOptions {
    * and X-Real-IP reach the backend, extended with h2ws's hop. Absent or empty: nobody's do.
    */
   readonly trustedProxies?: readonly string[];
+  /** See {@link Limits}. */
   readonly limits: Limits;
+  /** See {@link Timeouts}. */
   readonly timeouts: Timeouts;
+  /** Where /metrics, /healthz, /readyz and /status are served, and which are on. */
   readonly admin: AdminOptions;
+  /** Log level and format. */
   readonly log: LogOptions;
 }
 
+/** The limits a gateway uses for every field the config leaves out. */
 export const DEFAULT_LIMITS: Limits = Object.freeze({
   maxTunnels: 10_000,
   maxStreamsPerConnection: 256,
@@ -77,6 +89,7 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   maxBufferedBytesPerTunnel: 1_048_576,
 });
 
+/** The timeouts a gateway uses for every field the config leaves out. */
 export const DEFAULT_TIMEOUTS: Timeouts = Object.freeze({
   handshakeMs: 10_000,
   backendConnectMs: 5_000,

@@ -52,7 +52,9 @@ export const logSchema = z.strictObject({
 
 /** A route written as an object: its backend, and optionally access rules and HTTP/2 to the backend. */
 export interface RouteConfig {
+  /** The backend URL (`ws://` or `wss://`). */
   backend: string;
+  /** Access rules for this route; its fields replace the config's `access` ones. */
   access?: AccessRule;
   /**
    * Reach the backend over HTTP/2 (RFC 8441): "prefer" falls back to HTTP/1.1 per tunnel
@@ -63,10 +65,15 @@ export interface RouteConfig {
 
 /** The config file's shape, spelled out (also what JSR's explicit public types need). */
 export interface ConfigFile {
+  /** `HOST:PORT`, `[IPv6]:PORT` or `:PORT`; default 127.0.0.1:8443 with TLS, 127.0.0.1:8080 without. */
   listen?: string;
+  /** Paths to PEM files (in the config file), or PEM text (in `serve()`). */
   tls?: { cert: string; key: string };
+  /** TLS with a certificate made at start-up, for trying out. */
   selfSigned?: boolean;
+  /** The default route (prefix `/`), the same as `--backend`. */
   backend?: string;
+  /** Path prefix to backend URL, or to a {@link RouteConfig}, the same as `--route PREFIX=URL`. */
   routes?: Record<string, string | RouteConfig>;
   /** Access rules for every route; a route's own `access` fields replace these. */
   access?: AccessRule;
@@ -75,9 +82,13 @@ export interface ConfigFile {
    * kept and extended; everyone else's are replaced (README "Forwarding headers").
    */
   trustedProxies?: string[];
+  /** See `Limits`; each field falls back to `DEFAULT_LIMITS`. */
   limits?: Partial<Record<'maxTunnels' | 'maxStreamsPerConnection' | 'maxHeaderListSize' | 'maxBufferedBytesPerTunnel', number>>;
+  /** See `Timeouts`; each field falls back to `DEFAULT_TIMEOUTS`. */
   timeouts?: Partial<Record<'handshakeMs' | 'backendConnectMs' | 'backendUpgradeMs' | 'idleMs' | 'drainMs' | 'pingIntervalMs', number>>;
+  /** A separate admin listener, and which admin endpoints are on. */
   admin?: { listen?: string; metrics?: boolean; status?: boolean };
+  /** Log level and format, as `--log-level` and `--log-format`. */
   log?: { level?: LogLevel; format?: 'json' | 'pretty' };
 }
 

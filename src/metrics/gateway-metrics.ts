@@ -29,8 +29,11 @@ import type { Outcome } from '../tunnel/outcomes.ts';
 import { ProcessMetrics, type ProcessSample } from './process-metrics.ts';
 import { type Counter, type Gauge, type Histogram, Registry } from './registry.ts';
 
+/** The `transport` label: `h2` (RFC 8441) or `h1` (RFC 6455 Upgrade). */
 export type Transport = 'h2' | 'h1';
+/** The `direction` label of the byte counter. */
 export type Direction = 'to_backend' | 'to_client';
+/** The `side` label: `sent` by h2ws, or `received` from the peer. */
 export type Side = 'sent' | 'received';
 
 /** The `route` label of a handshake that matched no route. */
@@ -60,13 +63,17 @@ export function h2ErrorName(code: number): string {
   return H2_ERROR_NAMES.get(code) ?? `0x${(code >>> 0).toString(16)}`;
 }
 
+/** What a closed tunnel carried, and for how long. */
 export interface TunnelTotals {
+  /** Bytes toward the backend. */
   readonly bytesToBackend: number;
+  /** Bytes toward the client. */
   readonly bytesToClient: number;
   /** Milliseconds; whole milliseconds keep the duration sum exact. */
   readonly durationMs: number;
 }
 
+/** What {@link GatewayMetrics} starts with. */
 export interface GatewayMetricsOptions {
   /** Route prefixes to show at zero before their first tunnel, so rate() works from the start. */
   readonly routes?: readonly string[];
@@ -77,27 +84,33 @@ export interface GatewayMetricsOptions {
   readonly readProcess?: () => ProcessSample;
 }
 
+/** The gateway's Prometheus metrics, exact counts of events; `render()` gives the exposition served at /metrics. */
 export class GatewayMetrics {
+  /** The registry every metric below lives in. */
   readonly registry: Registry = new Registry();
 
+  /** `h2ws_tunnels_open`: tunnels open now, by route and transport. */
   readonly tunnelsOpen: Gauge<'route' | 'transport'> = this.registry.gauge({
     name: 'h2ws_tunnels_open',
     help: 'WebSocket tunnels open now.',
     labelNames: ['route', 'transport'],
   });
 
+  /** `h2ws_tunnels_total`: handshakes by route, transport and outcome. */
   readonly tunnelsTotal: Counter<'route' | 'transport' | 'outcome'> = this.registry.counter({
     name: 'h2ws_tunnels_total',
     help: 'WebSocket handshakes handled, by outcome.',
     labelNames: ['route', 'transport', 'outcome'],
   });
 
+  /** `h2ws_tunnel_bytes_total`: bytes carried by closed tunnels, by route and direction. */
   readonly tunnelBytes: Counter<'route' | 'direction'> = this.registry.counter({
     name: 'h2ws_tunnel_bytes_total',
     help: 'Bytes relayed through closed tunnels, by direction.',
     labelNames: ['route', 'direction'],
   });
 
+  /** `h2ws_tunnel_duration_seconds`: how long tunnels stayed open, by route. */
   readonly tunnelDuration: Histogram<'route'> = this.registry.histogram({
     name: 'h2ws_tunnel_duration_seconds',
     help: 'How long tunnels stayed open.',
@@ -106,24 +119,28 @@ export class GatewayMetrics {
     divisor: 1000, // observed in milliseconds
   });
 
+  /** `h2ws_resets_total`: RST_STREAM frames by error code and side. */
   readonly resets: Counter<'code' | 'side'> = this.registry.counter({
     name: 'h2ws_resets_total',
     help: 'HTTP/2 RST_STREAM frames, by error code (RFC 9113 §7) and side.',
     labelNames: ['code', 'side'],
   });
 
+  /** `h2ws_goaways_total`: GOAWAY frames by error code and side. */
   readonly goaways: Counter<'code' | 'side'> = this.registry.counter({
     name: 'h2ws_goaways_total',
     help: 'HTTP/2 GOAWAY frames, by error code (RFC 9113 §7) and side.',
     labelNames: ['code', 'side'],
   });
 
+  /** `h2ws_sessions_open`: client connections open now, by transport. */
   readonly sessionsOpen: Gauge<'transport'> = this.registry.gauge({
     name: 'h2ws_sessions_open',
     help: 'Client connections open now.',
     labelNames: ['transport'],
   });
 
+  /** `h2ws_rapid_reset_clients_total`: client addresses cut off for rapid reset (CVE-2023-44487). */
   readonly rapidResetClients: Counter = this.registry.counter({
     name: 'h2ws_rapid_reset_clients_total',
     help: 'Times a client address was cut off for resetting too many streams before they were answered, across its connections (CVE-2023-44487).',
@@ -131,6 +148,7 @@ export class GatewayMetrics {
 
   readonly #process: { readonly metrics: ProcessMetrics; readonly read: () => ProcessSample } | undefined;
 
+  /** Seeds the sessions and the given routes at zero, so dashboards see them before any traffic. */
   constructor(options: GatewayMetricsOptions = {}) {
     const read = options.readProcess;
     this.#process = read === undefined ? undefined : { metrics: new ProcessMetrics(this.registry), read };
@@ -153,6 +171,7 @@ export class GatewayMetrics {
     this.tunnelsTotal.inc({ route: route ?? NO_ROUTE, transport, outcome });
   }
 
+  /** A tunnel opened on this route. */
   tunnelOpened(route: string, transport: Transport): void {
     this.tunnelsOpen.inc({ route, transport });
   }
@@ -175,10 +194,12 @@ export class GatewayMetrics {
     this.goaways.inc({ code: h2ErrorName(code), side });
   }
 
+  /** A client connection opened. */
   sessionOpened(transport: Transport): void {
     this.sessionsOpen.inc({ transport });
   }
 
+  /** A client connection closed. */
   sessionClosed(transport: Transport): void {
     this.sessionsOpen.dec({ transport });
   }

@@ -11,19 +11,25 @@ import type { Counter, Gauge, Registry } from './registry.ts';
 
 /** One reading of the process, taken when /metrics is scraped. */
 export interface ProcessSample {
-  /** CPU time spent in user and system mode since the process started, in seconds. */
+  /** CPU time in user mode since the process started, in seconds. */
   readonly cpuUserSeconds: number;
+  /** CPU time in system mode, in seconds. */
   readonly cpuSystemSeconds: number;
+  /** Resident set size. */
   readonly residentMemoryBytes: number;
+  /** The JavaScript engine's heap, reserved. */
   readonly heapTotalBytes: number;
+  /** Heap in use. */
   readonly heapUsedBytes: number;
   /** Unix time the process started, in seconds. */
   readonly startTimeSeconds: number;
-  /** Open file descriptors and their limit; undefined where the OS does not tell (only Linux does). */
+  /** Open file descriptors; undefined where the OS does not tell (only Linux does). */
   readonly openFds: number | undefined;
+  /** The soft limit on open descriptors; undefined off Linux. */
   readonly maxFds: number | undefined;
-  /** How late the event loop ran a timer, at the latest check and at worst since the previous sample. */
+  /** How late the event loop ran a timer at the latest check, in seconds. */
   readonly eventLoopLagSeconds: number;
+  /** The largest lag since the previous sample. */
   readonly eventLoopLagMaxSeconds: number;
 }
 

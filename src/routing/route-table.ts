@@ -7,15 +7,21 @@ import type { AccessRule } from '../handshake/access.ts';
 export interface BackendTarget {
   /** The backend's WebSocket URL, as configured. */
   readonly url: string;
+  /** `wss://`: TLS to the backend. */
   readonly secure: boolean;
+  /** The backend's host name or address. */
   readonly host: string;
+  /** The backend's port (80 or 443 when the URL gives none). */
   readonly port: number;
   /** The backend URL's path without a trailing slash ("" for the root). */
   readonly basePath: string;
 }
 
+/** A bridged route: a path prefix and the backend it leads to. */
 export interface Route {
+  /** The path prefix it matches, on whole segments. */
   readonly prefix: string;
+  /** Where its tunnels go. */
   readonly backend: BackendTarget;
   /** Who may use this route (already merged with the config's default). */
   readonly access?: AccessRule;

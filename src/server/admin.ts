@@ -6,13 +6,19 @@ import { STATUS_PAGE } from './status-page.ts';
 
 /** What the status page shows, pushed once a second over its WebSocket. */
 export interface StatusSnapshot {
+  /** When the snapshot was taken (ISO 8601). */
   readonly time: string;
+  /** False once a drain has started (what /readyz says). */
   readonly ready: boolean;
+  /** Open tunnels plus handshakes in flight. */
   readonly openTotal: number;
+  /** Open tunnels by route and transport. */
   readonly open: ReadonlyArray<{ readonly route: string; readonly transport: 'h2' | 'h1'; readonly count: number }>;
+  /** Client connections open, by transport. */
   readonly sessions: { readonly h2: number; readonly h1: number };
   /** Bytes relayed so far, open tunnels included. */
   readonly bytes: { readonly toBackend: number; readonly toClient: number };
+  /** The latest tunnel outcomes, newest first. */
   readonly recent: readonly RecentOutcome[];
 }
 

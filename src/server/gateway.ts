@@ -51,6 +51,7 @@ const SHUTDOWN_GRACE_MS = 1_000;
  * HTTP/1.1, bridging WebSocket handshakes on either to HTTP/1.1 WebSocket backends.
  */
 export class Gateway {
+  /** The validated, frozen options it runs with. */
   readonly options: GatewayOptions;
   readonly #routes: RouteTable<Endpoint>;
   readonly #fetch: FetchHandler;
@@ -203,6 +204,7 @@ export class Gateway {
     return this.#tunnels.size + this.#handshakes;
   }
 
+  /** True once `close()` has been called. */
   get draining(): boolean {
     return this.#closing !== undefined;
   }

@@ -31,9 +31,13 @@ export interface ClosedTunnel extends TunnelLabels, TunnelSummary {
 
 /** A recent tunnel outcome, as the status page lists it. */
 export interface RecentOutcome {
+  /** When it happened (ISO 8601). */
   readonly time: string;
+  /** `h2` or `h1`. */
   readonly transport: 'h2' | 'h1';
+  /** The route, or `none`. */
   readonly route: string;
+  /** What became of the handshake. */
   readonly outcome: Outcome;
   /** "clean", "reset by client", "closed by h2ws", a status, … */
   readonly detail: string;

@@ -43,8 +43,11 @@ export interface TunnelEnd {
 
 /** How a tunnel ended, for logs and metrics. */
 export interface TunnelSummary {
+  /** Bytes carried from the client to the backend (or to the in-process handler). */
   readonly bytesToBackend: number;
+  /** Bytes carried to the client. */
   readonly bytesToClient: number;
+  /** How long the tunnel stayed open, in whole milliseconds. */
   readonly durationMs: number;
   /** Which side aborted first, if any. */
   readonly aborted: 'client' | 'backend' | undefined;
