@@ -2,7 +2,7 @@ import type { AccessRule } from '../handshake/access.ts';
 import type { LogLevel } from '../log/levels.ts';
 import type { Route } from '../routing/route-table.ts';
 
-/** Limits, each with a safe default (see the README's "Limits and tuning"). */
+/** Limits, each with a safe default (docs/operations.md, "Limits and security"). */
 export interface Limits {
   /** Open tunnels across the process; past it, RST_STREAM REFUSED_STREAM on h2 and 503 on HTTP/1.1. */
   readonly maxTunnels: number;

@@ -79,7 +79,7 @@ export interface ConfigFile {
   access?: AccessRule;
   /**
    * Peers (IP addresses or CIDR ranges) whose X-Forwarded-For, Forwarded and X-Real-IP are
-   * kept and extended; everyone else's are replaced (README "Forwarding headers").
+   * kept and extended; everyone else's are replaced (docs/operations.md, "Forwarding headers").
    */
   trustedProxies?: string[];
   /** See `Limits`; each field falls back to `DEFAULT_LIMITS`. */

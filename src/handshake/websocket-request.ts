@@ -30,7 +30,7 @@ export interface HandshakeContext {
   readonly trustedProxy?: boolean;
 }
 
-/** Why a handshake is turned down, and how that looks on the wire (see the README's table). */
+/** Why a handshake is turned down, and how that looks on the wire (docs/behaviour.md, "What each event becomes"). */
 export interface Rejection {
   /** How metrics and logs count it: `rejected` by h2ws, or `forbidden` by an access rule. */
   readonly outcome: 'rejected' | 'forbidden';
