@@ -4,7 +4,7 @@
  * - every config field (walked from the zod schema) has a row in docs/config.md, with its default;
  * - every relative link resolves to a file of the repository;
  * - every ```ts block type-checks against the package as a user imports it (`from 'h2ws'`),
- *   and every ```ts run block runs to a clean exit under Node;
+ *   and every ```ts run block runs to a clean exit under Node, Deno and Bun;
  * - `deno doc --lint mod.ts` passes, so the JSR page documents every export.
  */
 import { execFile } from 'node:child_process';
@@ -18,7 +18,7 @@ import { HELP } from '../../src/cli/help.ts';
 import { FLAGS } from '../../src/config/argv.ts';
 import { DEFAULT_ADMIN, DEFAULT_LIMITS, DEFAULT_LOG, DEFAULT_TIMEOUTS } from '../../src/config/options.ts';
 import { configFileSchema } from '../../src/config/schema.ts';
-import { runtimeCommand } from '../helpers/gateway-process.ts';
+import { RUNTIMES, runtimeCommand, scriptCommand } from '../helpers/gateway-process.ts';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -253,14 +253,17 @@ describe('the TypeScript blocks of README.md and docs/*.md', () => {
     expect(compiled.ok, `code blocks that do not type-check:\n${located}`).toBe(true);
   });
 
-  it('every `ts run` block runs under Node and exits 0', async () => {
+  // Node runs what tsc emitted; Deno and Bun run the block's source. All three resolve 'h2ws'
+  // to this package, as the README says they do.
+  it.each(RUNTIMES)('every `ts run` block runs under %s and exits 0', async (runtime) => {
     expect(compiled.ok, 'the blocks must compile first').toBe(true);
     for (const block of blocks.filter((b) => b.runs)) {
       const js = path.join(BLOCKS_DIR, 'out', block.file.replace(/\.ts$/, '.js'));
-      const result = await run(process.execPath, [js], { cwd: ROOT, timeout: 30_000, env: { ...process.env, NO_COLOR: '1' } })
+      const { cmd, args } = runtime === 'node' ? { cmd: process.execPath, args: [js] } : scriptCommand(runtime, path.relative(ROOT, path.join(BLOCKS_DIR, block.file)));
+      const result = await run(cmd, args, { cwd: ROOT, timeout: 30_000, env: { ...process.env, NO_COLOR: '1' } })
         .then((r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }))
         .catch((err: { code?: number; stdout?: string; stderr?: string }) => ({ code: err.code ?? -1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' }));
-      expect(result, `${block.page}:${block.line} should run to exit 0`).toMatchObject({ code: 0 });
+      expect(result, `${block.page}:${block.line} should run under ${runtime} to exit 0`).toMatchObject({ code: 0 });
       expect(result.stdout, `${block.page}:${block.line} prints what it shows`).not.toBe('');
     }
   }, 120_000);
