@@ -176,8 +176,9 @@ describe('every relative link in README.md and docs/*.md resolves', () => {
   it('every docs page starts with what a reader can do with it and links back to the README', () => {
     for (const page of PAGES.filter((p) => p.startsWith('docs/'))) {
       const opening = read(page).split('\n').slice(0, 12).join('\n');
-      expect(opening, page).toMatch(/^# .+\n\nWith this page you can /);
-      expect(opening, page).toContain('](../README.md)');
+      // A title, then a paragraph (not a list, table, heading or code) saying what it is for.
+      expect(opening, `${page} should open with its title and a paragraph on what a reader can do with it`).toMatch(/^# .+\n\n[A-Za-z`[]/);
+      expect(opening, `${page} should link back to the README near its top`).toContain('](../README.md)');
     }
   });
 });
