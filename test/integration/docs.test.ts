@@ -35,8 +35,9 @@ const PAGES_ADDED_BY_OTHER_BRANCHES = ['docs/deploy.md', 'docs/http-proxy.md', '
 
 /**
  * The types `deno doc --lint` calls private although they are public in their own package:
- * ws's and hono's. Deno 2.9 reports any type from another package this way (denoland/deno#27364,
- * fixed by denoland/deno#34339); local types are never excused.
+ * ws's and hono's (denoland/deno#27364). Deno skips that check for types of remote modules
+ * (denoland/deno#34339), but with `nodeModulesDir: "manual"` npm packages load from
+ * node_modules as local files, so it still applies to them. Local types are never excused.
  */
 const FOREIGN_TYPES = new Set(['WebSocket', 'WebSocket.ServerOptions', 'WebSocket.PerMessageDeflateOptions', 'WebSocketServer', 'UpgradeWebSocket']);
 
