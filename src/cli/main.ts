@@ -74,10 +74,14 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     gateway = await Gateway.start(options, demo === undefined ? {} : { fetch: demoApp().fetch });
   } catch (err) {
+    await demo?.close();
+    if (err instanceof H2wsError && err.code === ErrorCode.CONFIG) {
+      process.stderr.write(`h2ws: ${err.message}\n`);
+      return EXIT_USAGE;
+    }
     const e = err as NodeJS.ErrnoException;
     const hint = e.code === 'EADDRINUSE' ? 'the address is in use; pick another with --listen' : e.code === 'EACCES' ? 'permission denied; use a port above 1023' : e.message;
     process.stderr.write(`h2ws: cannot listen on ${options.host}:${options.port}: ${hint}\n`);
-    await demo?.close();
     return 1;
   }
 
@@ -108,6 +112,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`h2ws: embedded demo: open ${local} in a browser${options.tls !== undefined && 'selfSigned' in options.tls ? ' (self-signed certificate: accept the warning)' : ''}\n`);
   } else {
     for (const route of options.routes) process.stdout.write(`h2ws: route ${route.prefix} → ${route.backend.url}\n`);
+    for (const route of options.httpRoutes ?? []) {
+      const to = [route.static === undefined ? [] : [`files in ${route.static}`], route.upstream === undefined ? [] : [route.upstream.url]].flat().join(', then ');
+      process.stdout.write(`h2ws: http ${route.prefix} → ${to}\n`);
+    }
   }
 
   return stopped;

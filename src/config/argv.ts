@@ -10,6 +10,12 @@ export interface CliArgs {
   readonly tlsKey?: string;
   readonly selfSigned: boolean;
   readonly backend?: string;
+  /** `--http-backend URL`: the default HTTP upstream. */
+  readonly httpBackend?: string;
+  /** `--static DIR`: files served at "/". */
+  readonly static?: string;
+  /** `--rewrite-host`: HTTP upstreams get their own host[:port] as Host. */
+  readonly rewriteHost?: boolean;
   /** `--route PREFIX=URL`, in order. */
   readonly routes: ReadonlyArray<readonly [string, string]>;
   readonly config?: string;
@@ -34,6 +40,9 @@ export const FLAGS = {
   'tls-key': { takes: 'value', set: (out, v) => (out.tlsKey = v) },
   'self-signed': { takes: 'switch', set: (out) => (out.selfSigned = true) },
   backend: { takes: 'value', set: (out, v) => (out.backend = v) },
+  'http-backend': { takes: 'value', set: (out, v) => (out.httpBackend = v) },
+  static: { takes: 'value', set: (out, v) => (out.static = v) },
+  'rewrite-host': { takes: 'switch', set: (out) => (out.rewriteHost = true) },
   route: { takes: 'value', set: (out, v) => (out.routes = [...out.routes, splitRoute(v)]) },
   'trusted-proxy': { takes: 'value', set: (out, v) => (out.trustedProxies = [...(out.trustedProxies ?? []), v]) },
   config: { takes: 'value', set: (out, v) => (out.config = v) },
@@ -48,7 +57,7 @@ export const FLAGS = {
 function splitRoute(value: string): [string, string] {
   const sep = value.indexOf('=');
   if (sep <= 0 || sep === value.length - 1) {
-    throw new H2wsError(ErrorCode.CONFIG, `--route "${value}" is not PATH_PREFIX=WS_URL (for example /chat=ws://127.0.0.1:9000)`, { field: '--route' });
+    throw new H2wsError(ErrorCode.CONFIG, `--route "${value}" is not PATH_PREFIX=WS_URL or PATH_PREFIX=HTTP_URL (for example /chat=ws://127.0.0.1:9000)`, { field: '--route' });
   }
   return [value.slice(0, sep), value.slice(sep + 1)];
 }

@@ -1,5 +1,6 @@
 import type { AccessRule } from '../handshake/access.ts';
 import type { LogLevel } from '../log/levels.ts';
+import type { HttpRoute } from '../routing/http-routes.ts';
 import type { Route } from '../routing/route-table.ts';
 
 /** Limits, each with a safe default (docs/operations.md, "Limits and security"). */
@@ -31,6 +32,11 @@ export interface Timeouts {
    * closed (a vanished peer, or a session nghttp2 already ended with GOAWAY). 0 turns it off.
    */
   readonly pingIntervalMs: number;
+  /**
+   * An HTTP upstream that neither reads the request nor starts its response for this long
+   * gets 504 (docs/http-proxy.md); the connect itself is `backendConnectMs` (past it, 502).
+   */
+  readonly upstreamResponseMs: number;
 }
 
 /** Where the operational endpoints live (/metrics, /healthz, /readyz, /status) and which are on. */
@@ -64,6 +70,8 @@ export interface GatewayOptions {
   readonly tls: TlsOptions | undefined;
   /** Bridged routes, by path prefix (the longest prefix wins). */
   readonly routes: readonly Route[];
+  /** Where plain HTTP requests go: HTTP upstreams and static directories (none: the app's or 404). */
+  readonly httpRoutes?: readonly HttpRoute[];
   /** The access rule for routes without one of their own (in-process routes, app-claimed sockets). */
   readonly access: AccessRule | undefined;
   /**
@@ -97,6 +105,7 @@ export const DEFAULT_TIMEOUTS: Timeouts = Object.freeze({
   idleMs: 0,
   drainMs: 30_000,
   pingIntervalMs: 30_000,
+  upstreamResponseMs: 60_000,
 });
 
 export const DEFAULT_ADMIN: AdminOptions = Object.freeze({ listen: undefined, metrics: true, status: true });

@@ -24,6 +24,7 @@ export const timeoutsSchema = z.strictObject({
   idleMs: nonNegativeInt.optional(),
   drainMs: nonNegativeInt.optional(),
   pingIntervalMs: nonNegativeInt.optional(),
+  upstreamResponseMs: positiveInt.optional(),
 });
 
 export const accessSchema = z.strictObject({
@@ -50,10 +51,19 @@ export const logSchema = z.strictObject({
   format: z.enum(['json', 'pretty']).optional(),
 });
 
-/** A route written as an object: its backend, and optionally access rules and HTTP/2 to the backend. */
+/**
+ * A route written as an object: its WebSocket backend, its HTTP upstream and static files
+ * (at least one of the three), and optionally access rules and HTTP/2 to the backend.
+ */
 export interface RouteConfig {
-  /** The backend URL (`ws://` or `wss://`). */
-  backend: string;
+  /** The WebSocket backend (`ws://` or `wss://`) for handshakes on this prefix. */
+  backend?: string;
+  /** The HTTP upstream (`http://` or `https://`) for every other request on this prefix (docs/http-proxy.md). */
+  http?: string;
+  /** A directory of files served on this prefix; a missing file goes on to `http`, if any. */
+  static?: string;
+  /** Send the upstream's host[:port] as Host instead of the client's; overrides the top level. */
+  rewriteHost?: boolean;
   /** Access rules for this route; its fields replace the config's `access` ones. */
   access?: AccessRule;
   /**
@@ -62,6 +72,17 @@ export interface RouteConfig {
    */
   h2?: 'prefer' | 'require';
 }
+
+const routeObjectSchema = z
+  .strictObject({
+    backend: z.string().optional(),
+    http: z.string().optional(),
+    static: z.string().min(1).optional(),
+    rewriteHost: z.boolean().optional(),
+    access: accessSchema.optional(),
+    h2: z.enum(['prefer', 'require']).optional(),
+  })
+  .refine((r) => r.backend !== undefined || r.http !== undefined || r.static !== undefined, { message: 'a route needs "backend", "http" or "static"' });
 
 /** The config file's shape, spelled out (also what JSR's explicit public types need). */
 export interface ConfigFile {
@@ -73,7 +94,13 @@ export interface ConfigFile {
   selfSigned?: boolean;
   /** The default route (prefix `/`), the same as `--backend`. */
   backend?: string;
-  /** Path prefix to backend URL, or to a {@link RouteConfig}, the same as `--route PREFIX=URL`. */
+  /** The default HTTP upstream (`--http-backend`): plain requests no other route takes. */
+  httpBackend?: string;
+  /** A directory of files served at "/" (`--static`), before `httpBackend`. */
+  static?: string;
+  /** Send each HTTP upstream its own host[:port] as Host (`--rewrite-host`); default: the client's. */
+  rewriteHost?: boolean;
+  /** Path prefix to a WebSocket backend URL, an HTTP upstream URL, or a {@link RouteConfig}, the same as `--route PREFIX=URL`. */
   routes?: Record<string, string | RouteConfig>;
   /** Access rules for every route; a route's own `access` fields replace these. */
   access?: AccessRule;
@@ -85,7 +112,7 @@ export interface ConfigFile {
   /** See `Limits`; each field falls back to `DEFAULT_LIMITS`. */
   limits?: Partial<Record<'maxTunnels' | 'maxStreamsPerConnection' | 'maxHeaderListSize' | 'maxBufferedBytesPerTunnel', number>>;
   /** See `Timeouts`; each field falls back to `DEFAULT_TIMEOUTS`. */
-  timeouts?: Partial<Record<'handshakeMs' | 'backendConnectMs' | 'backendUpgradeMs' | 'idleMs' | 'drainMs' | 'pingIntervalMs', number>>;
+  timeouts?: Partial<Record<'handshakeMs' | 'backendConnectMs' | 'backendUpgradeMs' | 'idleMs' | 'drainMs' | 'pingIntervalMs' | 'upstreamResponseMs', number>>;
   /** A separate admin listener, and which admin endpoints are on. */
   admin?: { listen?: string; metrics?: boolean; status?: boolean };
   /** Log level and format, as `--log-level` and `--log-format`. */
@@ -99,8 +126,11 @@ export const configFileSchema: z.ZodType<ConfigFile> = z.strictObject({
   selfSigned: z.boolean().optional(),
   /** The default route, the same as `--backend`. */
   backend: z.string().optional(),
+  httpBackend: z.string().optional(),
+  static: z.string().min(1).optional(),
+  rewriteHost: z.boolean().optional(),
   /** Path prefix → backend URL, the same as `--route PREFIX=URL`. */
-  routes: z.record(z.string(), z.union([z.string(), z.strictObject({ backend: z.string(), access: accessSchema.optional(), h2: z.enum(['prefer', 'require']).optional() })])).optional(),
+  routes: z.record(z.string(), z.union([z.string(), routeObjectSchema])).optional(),
   access: accessSchema.optional(),
   trustedProxies: z.array(trustedProxySchema).optional(),
   limits: limitsSchema.optional(),

@@ -1,9 +1,9 @@
 import type http from 'node:http';
-import { Readable } from 'node:stream';
 import { H2ErrorCode } from '../h2/error-codes.ts';
 import type { RequestHead } from '../h2/field-validation.ts';
 import type { H2Stream } from '../h2/stream.ts';
 import { HOP_BY_HOP } from '../handshake/headers.ts';
+import { readableBody } from './readable-body.ts';
 
 type IncomingHeaders = Readonly<Record<string, string | string[] | undefined>>;
 
@@ -15,7 +15,11 @@ function toRequest(method: string, url: string, headers: IncomingHeaders, body: 
   const h = new Headers();
   for (const [name, value] of Object.entries(headers)) {
     if (name.startsWith(':') || value === undefined) continue;
-    if (Array.isArray(value)) for (const v of value) h.append(name, v);
+    // RFC 9113 §8.2.3: split cookie fields are joined with "; ", not the ", " of other lists.
+    if (Array.isArray(value)) {
+      if (name === 'cookie') h.append(name, value.join('; '));
+      else for (const v of value) h.append(name, v);
+    }
     else h.append(name, String(value));
   }
   const hasBody = method !== 'GET' && method !== 'HEAD';
@@ -145,12 +149,14 @@ async function writeH2Body(response: Response, stream: H2Stream): Promise<void> 
 }
 
 /** Serves a plain (non-CONNECT) HTTP/2 request through a fetch handler. */
-export async function serveH2(stream: H2Stream, head: RequestHead, endStream: boolean, scheme: string, fetch: FetchHandler): Promise<void> {
+export async function serveH2(stream: H2Stream, head: RequestHead, _endStream: boolean, scheme: string, fetch: FetchHandler): Promise<void> {
+  // The body has ended only once END_STREAM is delivered: a stream announced with END_STREAM
+  // seen may still hold DATA that arrived in the same read (`remoteEnded` is false then).
   const { method } = head;
   const url = `${scheme}://${head.authority ?? (typeof head.headers.host === 'string' ? head.headers.host : 'localhost')}${head.path ?? '/'}`;
   let response: Response;
   try {
-    response = await fetch(toRequest(method, url, head.headers, () => requestBody(stream, endStream)));
+    response = await fetch(toRequest(method, url, head.headers, () => requestBody(stream, stream.remoteEnded)));
   } catch (err) {
     response = failed(err);
   }
@@ -172,7 +178,7 @@ export async function serveH1(req: http.IncomingMessage, res: http.ServerRespons
   const url = `${scheme}://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`;
   let response: Response;
   try {
-    response = await fetch(toRequest(req.method ?? 'GET', url, req.headers, () => Readable.toWeb(req) as unknown as ReadableStream<Uint8Array>));
+    response = await fetch(toRequest(req.method ?? 'GET', url, req.headers, () => readableBody(req)));
   } catch (err) {
     response = failed(err);
   }

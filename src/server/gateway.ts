@@ -41,6 +41,7 @@ import { bridge } from './bridge.ts';
 import { type FetchHandler, serveH1, serveH2 } from './fetch-adapter.ts';
 import { createFrontListener, type FrontListener } from './listener.ts';
 import { createH1Server } from './h1-server.ts';
+import { HttpSide } from './http-side.ts';
 import { selfSignedCertificate } from './self-signed.ts';
 import { h1Client, h2Client, type InProcessClient, refuseH1, respondH2 } from './client-handles.ts';
 
@@ -55,6 +56,8 @@ export class Gateway {
   readonly options: GatewayOptions;
   readonly #routes: RouteTable<Endpoint>;
   readonly #fetch: FetchHandler;
+  /** HTTP upstreams and static files for plain requests (docs/http-proxy.md). */
+  #http: HttpSide | undefined;
   /** A fetch handler of the application's own, which may claim WebSocket handshakes no route takes. */
   readonly #appTakesWebSockets: boolean;
   readonly #telemetry: Telemetry;
@@ -113,7 +116,7 @@ export class Gateway {
     if (adminAt !== undefined && gateway.#adminFetch !== undefined) {
       try {
         gateway.#adminGateway = await new Gateway(
-          { ...options, ...adminAt, routes: [], timeouts: { ...options.timeouts, drainMs: SHUTDOWN_GRACE_MS }, admin: { ...options.admin, listen: undefined }, log: { ...options.log, level: 'warn' } },
+          { ...options, ...adminAt, routes: [], httpRoutes: [], timeouts: { ...options.timeouts, drainMs: SHUTDOWN_GRACE_MS }, admin: { ...options.admin, listen: undefined }, log: { ...options.log, level: 'warn' } },
           { fetch: gateway.#adminFetch, ...(hooks.log && { log: hooks.log }) },
           'admin',
         ).#started();
@@ -217,6 +220,9 @@ export class Gateway {
       this.#secure = true;
     }
     const { metrics } = this.#telemetry;
+    if (this.options.httpRoutes !== undefined && this.options.httpRoutes.length > 0) {
+      this.#http = await HttpSide.start(this.options.httpRoutes, timeouts, this.#telemetry.logger);
+    }
     const h2 = new H2Server({
       limits,
       initialWindowSize: this.#serverWindows.stream,
@@ -228,7 +234,7 @@ export class Gateway {
     this.#sessions = h2;
 
     const h1 = createH1Server(limits, timeouts.handshakeMs, {
-      request: (req, res) => void serveH1(req, res, this.#scheme, this.#plainHandler(req.url ?? '/')),
+      request: (req, res) => void serveH1(req, res, this.#scheme, this.#plainHandler(req.url ?? '/', req.socket.remoteAddress, 'h1')),
       upgrade: (req, socket, head) => this.#onUpgrade(req, socket, head),
     });
     this.#h1 = h1.server;
@@ -254,11 +260,15 @@ export class Gateway {
     this.#address = { host: bound.address, port: bound.port };
   }
 
-  /** Plain requests: the admin endpoints where they live on this listener, the application otherwise. */
-  #plainHandler(target: string): FetchHandler {
-    if (this.#admin === undefined) return this.#fetch;
+  /**
+   * Plain requests: the admin endpoints where they live on this listener, then the HTTP
+   * routes (upstreams and static files), then the application.
+   */
+  #plainHandler(target: string, remoteAddress: string | undefined, transport: 'h2' | 'h1'): FetchHandler {
     const q = target.indexOf('?');
-    return ADMIN_PATHS.has(q === -1 ? target : target.slice(0, q)) ? this.#admin : this.#fetch;
+    if (this.#admin !== undefined && ADMIN_PATHS.has(q === -1 ? target : target.slice(0, q))) return this.#admin;
+    const peer = { clientAddress: remoteAddress ?? 'unknown', proto: this.#scheme, transport, trustedProxy: isTrustedProxy(remoteAddress, this.options.trustedProxies) };
+    return this.#http?.handler(target, peer) ?? this.#fetch;
   }
 
   #report(event: TunnelEvent & { h2Code?: number; client: string }): void {
@@ -274,7 +284,7 @@ export class Gateway {
 
   #onStream(stream: H2Stream, head: RequestHead, endStream: boolean): void {
     if (head.method !== 'CONNECT') {
-      void serveH2(stream, head, endStream, this.#scheme, this.#plainHandler(head.path ?? '/'));
+      void serveH2(stream, head, endStream, this.#scheme, this.#plainHandler(head.path ?? '/', stream.remoteAddress, 'h2'));
       return;
     }
     const path = head.path ?? '';
@@ -579,6 +589,7 @@ export class Gateway {
     (this.#h1 as http.Server & { closeAllConnections?: () => void }).closeAllConnections?.();
     this.#front.destroyAll();
     this.#backendPool.destroy();
+    this.#http?.close();
     await frontClosed;
     await this.#adminGateway?.close();
     this.#telemetry.logger.info('stopped', { duration_ms: Date.now() - started });
