@@ -103,11 +103,11 @@ export function resolveOptions(
       fail(field, `${field}: ${(err as Error).message}`);
     }
   };
-  if (file.backend !== undefined) addRoute('/', file.backend, 'backend');
+  if (file.backend !== undefined) addRoute('/', { backend: file.backend }, 'backend');
   if (file.httpBackend !== undefined) addRoute('/', { http: file.httpBackend }, 'httpBackend');
   if (file.static !== undefined) addRoute('/', { static: file.static }, 'static');
   for (const [prefix, target] of Object.entries(file.routes ?? {})) addRoute(prefix, target, `routes.${prefix}`);
-  if (args.backend !== undefined) addRoute('/', args.backend, '--backend');
+  if (args.backend !== undefined) addRoute('/', { backend: args.backend }, '--backend');
   if (args.httpBackend !== undefined) addRoute('/', { http: args.httpBackend }, '--http-backend');
   if (args.static !== undefined) addRoute('/', { static: args.static }, '--static');
   for (const [prefix, url] of args.routes) addRoute(prefix, url, '--route');

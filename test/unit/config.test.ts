@@ -190,7 +190,7 @@ describe('resolveOptions: defaults', () => {
 
   test('DEFAULT_LIMITS and DEFAULT_TIMEOUTS are frozen, complete, and themselves a valid config', () => {
     expect(Object.keys(DEFAULT_LIMITS).sort()).toEqual(['maxBufferedBytesPerTunnel', 'maxHeaderListSize', 'maxStreamsPerConnection', 'maxTunnels']);
-    expect(Object.keys(DEFAULT_TIMEOUTS).sort()).toEqual(['backendConnectMs', 'backendUpgradeMs', 'drainMs', 'handshakeMs', 'idleMs', 'pingIntervalMs']);
+    expect(Object.keys(DEFAULT_TIMEOUTS).sort()).toEqual(['backendConnectMs', 'backendUpgradeMs', 'drainMs', 'handshakeMs', 'idleMs', 'pingIntervalMs', 'upstreamResponseMs']);
     expect(Object.isFrozen(DEFAULT_LIMITS) && Object.isFrozen(DEFAULT_TIMEOUTS)).toBe(true);
     expect(parseConfigFile({ limits: { ...DEFAULT_LIMITS }, timeouts: { ...DEFAULT_TIMEOUTS } }))
       .toEqual({ limits: { ...DEFAULT_LIMITS }, timeouts: { ...DEFAULT_TIMEOUTS } });
