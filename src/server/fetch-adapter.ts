@@ -3,6 +3,7 @@ import { H2ErrorCode } from '../h2/error-codes.ts';
 import type { RequestHead } from '../h2/field-validation.ts';
 import type { H2Stream } from '../h2/stream.ts';
 import { HOP_BY_HOP } from '../handshake/headers.ts';
+import { requestPauseLeaksSocket } from '../runtime/detect.ts';
 import { readableBody } from './readable-body.ts';
 
 type IncomingHeaders = Readonly<Record<string, string | string[] | undefined>>;
@@ -178,7 +179,7 @@ export async function serveH1(req: http.IncomingMessage, res: http.ServerRespons
   const url = `${scheme}://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`;
   let response: Response;
   try {
-    response = await fetch(toRequest(req.method ?? 'GET', url, req.headers, () => readableBody(req)));
+    response = await fetch(toRequest(req.method ?? 'GET', url, req.headers, () => readableBody(req, requestPauseLeaksSocket() ? req.socket : undefined)));
   } catch (err) {
     response = failed(err);
   }

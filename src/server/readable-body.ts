@@ -8,8 +8,10 @@ const QUEUED_CHUNKS = 4;
  * pulls: the source is paused whenever a few chunks wait unread, so a slow reader holds the
  * sender back (TCP backpressure) instead of queueing the whole body. Node 20's
  * `Readable.toWeb` did not: a 100 MB upload through it was held in memory whole.
+ * `transport`, when given, is paused and resumed with the source (the socket under a request
+ * whose own pause does not reach it).
  */
-export function readableBody(source: Readable): ReadableStream<Uint8Array> {
+export function readableBody(source: Readable, transport?: Pick<Readable, 'pause' | 'resume'>): ReadableStream<Uint8Array> {
   let settled = false;
   return new ReadableStream<Uint8Array>(
     {
@@ -19,7 +21,9 @@ export function readableBody(source: Readable): ReadableStream<Uint8Array> {
         source.on('data', (chunk: Buffer) => {
           if (settled) return;
           controller.enqueue(chunk);
-          if ((controller.desiredSize ?? 1) <= 0) source.pause();
+          if ((controller.desiredSize ?? 1) > 0) return;
+          source.pause();
+          transport?.pause();
         });
         source.once('end', () => {
           if (settled) return;
@@ -36,6 +40,7 @@ export function readableBody(source: Readable): ReadableStream<Uint8Array> {
         source.once('close', () => failed());
       },
       pull() {
+        transport?.resume();
         source.resume();
       },
       cancel() {
