@@ -5,6 +5,8 @@
  */
 import http from 'node:http';
 import type net from 'node:net';
+import { expect } from 'vitest';
+import { type Backend, type GatewayProcess, startBackend, startGateway } from './helpers.ts';
 
 export interface AppUpstream {
   readonly url: string;
@@ -89,5 +91,53 @@ export interface AppResult {
 declare global {
   interface Window {
     appResult: Promise<AppResult>;
+  }
+}
+
+/** The app, its ws backend, and h2ws in front of both, started with the docs' three-line setup. */
+export interface AppBehindGateway {
+  readonly app: AppUpstream;
+  readonly backend: Backend;
+  readonly gateway: GatewayProcess;
+  /** Stops all three; fails unless h2ws drained and exited 0. */
+  stop(): Promise<void>;
+}
+
+export async function startAppBehindGateway(): Promise<AppBehindGateway> {
+  const app = await startAppUpstream();
+  const backend = await startBackend();
+  const gateway = await startGateway(['--backend', backend.url, '--http-backend', app.url]);
+  return {
+    app,
+    backend,
+    gateway,
+    async stop() {
+      const code = await gateway.stop();
+      await app.close();
+      await backend.close();
+      expect(code, `h2ws should drain and exit 0; stderr:\n${gateway.stderr()}`).toBe(0);
+    },
+  };
+}
+
+/**
+ * What a browser must show for the page loaded from `origin`: the page and its three assets
+ * over h2 from the app (Via "2 h2ws" in the app's records), and each page socket open and
+ * echoed through the ws backend, which saw it arrive from an h2 client (Via "2 h2ws").
+ */
+export async function expectAppOverOneH2Connection(result: AppResult, setup: AppBehindGateway, origin: string): Promise<void> {
+  expect(result.navigation).toBe('h2');
+  expect(result.styled).toBe('17px');
+  const assets = result.resources.filter((r) => r.name.startsWith('/assets/'));
+  expect(assets.map((r) => r.name).sort()).toEqual(['/assets/app.js', '/assets/logo.svg', '/assets/style.css']);
+  for (const asset of assets) expect(asset.protocol, asset.name).toBe('h2');
+  for (const path of ['/', '/assets/style.css', '/assets/app.js', '/assets/logo.svg']) {
+    expect(setup.app.requests.find((r) => r.path === path), `the app's record of ${path}`).toMatchObject({ via: '2 h2ws', forwardedProto: 'https' });
+  }
+  expect(result.sockets).toEqual(PAGE_SOCKETS.map((path) => ({ path, opened: true, echoed: true })));
+  for (const path of PAGE_SOCKETS) {
+    const seen = await setup.backend.connection(path);
+    expect(seen.headers.via, `Via received by the backend for ${path}`).toBe('2 h2ws');
+    expect(seen.headers.origin).toBe(origin);
   }
 }
