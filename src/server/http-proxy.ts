@@ -139,6 +139,9 @@ function upstreamFields(request: Request, upstream: UpstreamTarget, rewriteHost:
   const forwardHeaders = endToEndFields(received);
   const clientHost = forwardHeaders.host ?? new URL(request.url).host;
   delete forwardHeaders.host;
+  // A body the fetch adapter does not pass on (GET, HEAD) must not be announced upstream, or
+  // the upstream would wait for bytes that never come.
+  if (request.body === null) delete forwardHeaders['content-length'];
   const out: Record<string, string> = { host: rewriteHost ? upstream.authority : clientHost };
   for (const [name, value] of forwardingFields({ forwardHeaders, trustedProxy: peer.trustedProxy, transport: peer.transport }, peer)) out[name] = value;
   // The host the client asked for, where Host no longer says it.

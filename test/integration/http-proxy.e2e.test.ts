@@ -131,6 +131,12 @@ describe.each(RUNTIMES)('HTTP reverse proxy under %s', (runtime) => {
     expect(uploaded.bytes).toBe(body.length);
   });
 
+  it('a GET that announces a body it is not forwarded with does not announce it upstream', async () => {
+    const response = await h1('/get-with-body', { headers: { 'content-length': '5' }, body: 'hello' });
+    expect(response.status).toBe(200);
+    expect(json<Echoed>(response).headers['content-length']).toBeUndefined();
+  });
+
   it('keeps upstream connections alive: sequential requests reuse one', async () => {
     await h2('/warm');
     const before = upstream.connections();
