@@ -51,6 +51,7 @@ export { ADMIN_PATHS, type StatusSnapshot } from './src/server/admin.ts';
 // Types the exports above mention, so the API reference documents every one of them.
 export type { AccessRule } from './src/handshake/access.ts';
 export type { BackendTarget, Route } from './src/routing/route-table.ts';
+export type { HttpRoute, UpstreamTarget } from './src/routing/http-routes.ts';
 export type { AdminOptions, LogOptions } from './src/config/options.ts';
 export type { ConfigFile, RouteConfig } from './src/config/schema.ts';
 export type { AuthorizeHook, AuthorizeInfo } from './src/server/gateway-hooks.ts';

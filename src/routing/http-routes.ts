@@ -1,16 +1,21 @@
 import { prefixMatches, rewriteTarget } from './route-table.ts';
 
-/**
+/*
  * Where plain HTTP requests go (everything that is not a WebSocket handshake): an HTTP
  * upstream, a directory of static files, or both (the file when there is one, the upstream
  * otherwise). Matched by the longest path prefix, by whole segments, as WebSocket routes are,
  * but in a table of its own: a path may have a WebSocket backend and an HTTP upstream.
  */
+
+/** An HTTP upstream (`http://` or `https://`), parsed once from its URL. */
 export interface UpstreamTarget {
   /** The upstream's URL, as configured. */
   readonly url: string;
+  /** True for `https://`: h2ws connects with TLS and verifies the certificate. */
   readonly secure: boolean;
+  /** The host name or IP address to connect to (an IPv6 address without brackets). */
   readonly host: string;
+  /** The port to connect to (80 or 443 when the URL gives none). */
   readonly port: number;
   /** host[:port] as the URL spells it: the Host sent when `rewriteHost` is on. */
   readonly authority: string;
@@ -18,8 +23,11 @@ export interface UpstreamTarget {
   readonly basePath: string;
 }
 
+/** One HTTP route: a path prefix and what serves it (docs/http-proxy.md). */
 export interface HttpRoute {
+  /** The path prefix, matched by whole segments; the longest match wins. */
   readonly prefix: string;
+  /** The HTTP upstream for requests no static file answers. */
   readonly upstream?: UpstreamTarget;
   /** A directory whose files are served under the prefix. */
   readonly static?: string;
