@@ -169,9 +169,23 @@ export async function serveH2(stream: H2Stream, head: RequestHead, _endStream: b
   if (method === 'HEAD') {
     void response.body?.cancel().catch(() => {});
     stream.end();
-    return;
+  } else {
+    await writeH2Body(response, stream).catch(() => stream.reset(H2ErrorCode.INTERNAL_ERROR));
   }
-  await writeH2Body(response, stream).catch(() => stream.reset(H2ErrorCode.INTERNAL_ERROR));
+  // Resolves once the client has the whole response (or the stream is gone): a graceful
+  // shutdown waits for this before it closes the connection.
+  await untilClosed(stream);
+}
+
+function untilClosed(stream: H2Stream): Promise<void> {
+  if (stream.closed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const previous = stream.onClose;
+    stream.onClose = (close) => {
+      previous?.(close);
+      resolve();
+    };
+  });
 }
 
 /** Serves a plain HTTP/1.1 request through a fetch handler. */
@@ -185,8 +199,16 @@ export async function serveH1(req: http.IncomingMessage, res: http.ServerRespons
   }
   res.writeHead(response.status, responseHeaders(response));
   if (req.method === 'HEAD') {
+    void response.body?.cancel().catch(() => {});
     res.end();
-    return;
+  } else {
+    await writeBody(response, res).catch(() => res.destroy());
   }
-  await writeBody(response, res).catch(() => res.destroy());
+  // Resolves once the response is handed to the socket (or the connection is gone).
+  if (!res.writableFinished && !res.destroyed) {
+    await new Promise<void>((resolve) => {
+      res.once('finish', resolve);
+      res.once('close', resolve);
+    });
+  }
 }

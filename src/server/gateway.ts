@@ -73,6 +73,8 @@ export class Gateway {
   /** The same for the sessions to RFC 8441 backends. */
   readonly #windows: PoolWindows;
   #handshakes = 0;
+  #plainInFlight = 0;
+  #plainIdleWaiters: Array<() => void> = [];
   #idleWaiters: Array<() => void> = [];
   #front!: FrontListener;
   #h1!: http.Server;
@@ -234,7 +236,7 @@ export class Gateway {
     this.#sessions = h2;
 
     const h1 = createH1Server(limits, timeouts.handshakeMs, {
-      request: (req, res) => void serveH1(req, res, this.#scheme, this.#plainHandler(req.url ?? '/', req.socket.remoteAddress, 'h1')),
+      request: (req, res) => this.#servePlain(serveH1(req, res, this.#scheme, this.#plainHandler(req.url ?? '/', req.socket.remoteAddress, 'h1'))),
       upgrade: (req, socket, head) => this.#onUpgrade(req, socket, head),
     });
     this.#h1 = h1.server;
@@ -284,7 +286,7 @@ export class Gateway {
 
   #onStream(stream: H2Stream, head: RequestHead, endStream: boolean): void {
     if (head.method !== 'CONNECT') {
-      void serveH2(stream, head, endStream, this.#scheme, this.#plainHandler(head.path ?? '/', stream.remoteAddress, 'h2'));
+      this.#servePlain(serveH2(stream, head, endStream, this.#scheme, this.#plainHandler(head.path ?? '/', stream.remoteAddress, 'h2')));
       return;
     }
     const path = head.path ?? '';
@@ -552,6 +554,21 @@ export class Gateway {
     });
   }
 
+  /** Counts a plain request until its response is written: the drain waits for these as for tunnels. */
+  #servePlain(serving: Promise<void>): void {
+    this.#plainInFlight++;
+    const done = () => {
+      if (--this.#plainInFlight > 0) return;
+      for (const resolve of this.#plainIdleWaiters.splice(0)) resolve();
+    };
+    serving.then(done, done);
+  }
+
+  #whenPlainIdle(): Promise<void> {
+    if (this.#plainInFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#plainIdleWaiters.push(resolve));
+  }
+
   #checkIdle(): void {
     if (this.openTunnels > 0) return;
     const waiters = this.#idleWaiters;
@@ -581,7 +598,8 @@ export class Gateway {
     this.#sessions.goAwayAll();
     (this.#h1 as http.Server & { closeIdleConnections?: () => void }).closeIdleConnections?.();
     let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([this.#whenIdle(), new Promise<void>((resolve) => (timer = setTimeout(resolve, this.options.timeouts.drainMs)))]);
+    // Open tunnels and plain responses still being written (a download, a proxied request) finish first.
+    await Promise.race([Promise.all([this.#whenIdle(), this.#whenPlainIdle()]), new Promise<void>((resolve) => (timer = setTimeout(resolve, this.options.timeouts.drainMs)))]);
     clearTimeout(timer);
     for (const tunnel of this.#tunnels.keys()) tunnel.shutdown(1001, 'going away', SHUTDOWN_GRACE_MS);
     await this.#whenIdle();

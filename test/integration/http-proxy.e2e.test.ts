@@ -189,3 +189,25 @@ describe.each(RUNTIMES)('HTTP reverse proxy under %s', (runtime) => {
     expect(json<Echoed>(await h2('/a/./b//c/../d')).url).toBe('/a/b/d');
   });
 });
+
+describe.each(RUNTIMES)('graceful shutdown with a proxied response in flight under %s', (runtime) => {
+  it('SIGTERM lets a download that is still arriving finish, then h2ws exits 0', async () => {
+    const gw = await startGateway(runtime, ['--listen', '127.0.0.1:0', '--http-backend', upstream.url], { timeouts: { drainMs: 10_000 } });
+    const client = await connectH2(gw.url);
+    try {
+      const size = 4 * 1024 * 1024;
+      // The upstream stops for 1.5 s after the first 256 KiB: SIGTERM arrives during that pause.
+      const paused = upstream.hold(256 * 1024, 1500);
+      const download = h2Request(client.session, { path: `/download?bytes=${size}&drain=${runtime}` });
+      await paused;
+      const exited = gw.stop();
+      const response = await download;
+      expect(response.status).toBe(200);
+      expect(response.body.length).toBe(size);
+      expect(await exited).toBe(0);
+    } finally {
+      await client.close();
+      await gw.stop();
+    }
+  });
+});
