@@ -83,7 +83,7 @@ describe.each(RUNTIMES)('100 MB bodies through h2ws under %s', (runtime) => {
     for (const round of ['warm-up', 'measured']) {
       const { result: inFlight, growth: bytes } = await withRss(gw.proc.pid!, transfer);
       expect(inFlight, `${round} ${what}: bytes in flight at the end of a 1 s pause`).toBeLessThan(MAX_IN_FLIGHT);
-      growth.push(`+${(bytes / MiB).toFixed(1)}`);
+      growth.push(`+${(bytes / MiB).toFixed(1)} (in flight ${(inFlight / MiB).toFixed(1)})`);
       measured = bytes;
     }
     memory.push(`${what} ${growth.join(' then ')} MiB`);
