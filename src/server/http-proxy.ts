@@ -54,69 +54,84 @@ export class HttpProxy {
   }
 
   /** Forwards one request; resolves with the upstream's response, or 502/504 when there is none. */
-  forward({ request, upstream, target, rewriteHost, peer }: ProxyRequest): Promise<Response> {
+  forward(proxied: ProxyRequest): Promise<Response> {
+    return new Promise<Response>((resolve) => this.#attempt(proxied, resolve, true));
+  }
+
+  /**
+   * One try. A request without a body that fails on a reused keep-alive connection before any
+   * response is tried once more on a fresh one: the upstream closed that connection as the
+   * request went out (RFC 9112 §9.3.1 allows retrying then), which is no fault of the upstream.
+   */
+  #attempt({ request, upstream, target, rewriteHost, peer }: ProxyRequest, resolve: (response: Response) => void, mayRetry: boolean): void {
     const { connectMs, responseMs } = this.#timeouts;
-    return new Promise<Response>((resolve) => {
-      let answered = false;
-      let clientGone = false;
-      const upstreamRequest = (upstream.secure ? https : http).request({
-        host: upstream.host,
-        port: upstream.port,
-        method: request.method,
-        path: target,
-        headers: upstreamFields(request, upstream, rewriteHost, peer),
-        agent: upstream.secure ? this.#https : this.#http,
-        ...(upstream.secure && { servername: upstream.host }),
-      });
-      // Connect and response deadlines; the latter restarts whenever the upstream takes
-      // request bytes, so a long upload is not cut while it moves.
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const arm = (ms: number, status: 502 | 504, message: string) => {
-        clearTimeout(timer);
-        if (!answered) timer = setTimeout(() => fail(status, message), ms);
-      };
-      const waitForResponse = () => arm(responseMs, 504, `upstream ${upstream.url} did not answer within ${responseMs} ms`);
-      const fail = (status: 502 | 504, message: string) => {
-        if (answered) return;
+    let answered = false;
+    let clientGone = false;
+    const upstreamRequest = (upstream.secure ? https : http).request({
+      host: upstream.host,
+      port: upstream.port,
+      method: request.method,
+      path: target,
+      headers: upstreamFields(request, upstream, rewriteHost, peer),
+      agent: upstream.secure ? this.#https : this.#http,
+      ...(upstream.secure && { servername: upstream.host }),
+    });
+    // Connect and response deadlines; the latter restarts whenever the upstream takes
+    // request bytes, so a long upload is not cut while it moves.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const arm = (ms: number, status: 502 | 504, message: string) => {
+      clearTimeout(timer);
+      if (!answered) timer = setTimeout(() => fail(status, message), ms);
+    };
+    const waitForResponse = () => arm(responseMs, 504, `upstream ${upstream.url} did not answer within ${responseMs} ms`);
+    const fail = (status: 502 | 504, message: string) => {
+      if (answered) return;
+      answered = true;
+      clearTimeout(timer);
+      upstreamRequest.destroy();
+      if (clientGone) {
+        this.#logger.debug('upstream', { path: target, upstream: upstream.url, end: 'cancelled by client' });
+      } else {
+        this.#logger.warn('upstream_error', { path: target.split('?')[0], upstream: upstream.url, status, message });
+      }
+      resolve(new Response(`${message}\n`, { status, headers: { 'content-type': 'text/plain; charset=utf-8' } }));
+    };
+    upstreamRequest.on('socket', (socket) => {
+      if (!socket.connecting) return waitForResponse();
+      arm(connectMs, 502, `upstream ${upstream.url} did not accept the connection within ${connectMs} ms`);
+      socket.once(upstream.secure ? 'secureConnect' : 'connect', waitForResponse);
+    });
+    upstreamRequest.on('error', (err: NodeJS.ErrnoException) => {
+      if (!answered && mayRetry && request.body === null && upstreamRequest.reusedSocket) {
         answered = true;
         clearTimeout(timer);
-        upstreamRequest.destroy();
-        if (clientGone) {
-          this.#logger.debug('upstream', { path: target, upstream: upstream.url, end: 'cancelled by client' });
-        } else {
-          this.#logger.warn('upstream_error', { path: target.split('?')[0], upstream: upstream.url, status, message });
-        }
-        resolve(new Response(`${message}\n`, { status, headers: { 'content-type': 'text/plain; charset=utf-8' } }));
-      };
-      upstreamRequest.on('socket', (socket) => {
-        if (!socket.connecting) return waitForResponse();
-        arm(connectMs, 502, `upstream ${upstream.url} did not accept the connection within ${connectMs} ms`);
-        socket.once(upstream.secure ? 'secureConnect' : 'connect', waitForResponse);
-      });
-      upstreamRequest.on('error', (err: NodeJS.ErrnoException) => fail(502, `cannot reach upstream ${upstream.url}: ${err.code ?? err.message}`));
-      upstreamRequest.on('response', (response) => {
-        if (answered) return void response.destroy();
-        answered = true;
-        clearTimeout(timer);
-        const status = response.statusCode ?? 502;
-        // RFC 9110 §6.4.1: no content after HEAD, 204 or 304, whatever the fields say.
-        const bodiless = request.method === 'HEAD' || status === 204 || status === 304;
-        if (bodiless) response.resume();
-        const headers = new Headers();
-        for (const [name, value] of endToEndLines(response.rawHeaders)) headers.append(name, value);
-        try {
-          resolve(new Response(bodiless ? null : readableBody(response), { status, statusText: response.statusMessage ?? '', headers }));
-        } catch (err) {
-          response.destroy();
-          answered = false;
-          fail(502, `upstream ${upstream.url} sent an unusable response: ${(err as Error).message}`);
-        }
-      });
-      void sendBody(request.body, upstreamRequest, waitForResponse).catch(() => {
-        // Reading the client's body failed: the client reset or went away.
-        clientGone = true;
-        fail(502, 'the client went away during its request');
-      });
+        this.#attempt({ request, upstream, target, rewriteHost, peer }, resolve, false);
+        return;
+      }
+      fail(502, `cannot reach upstream ${upstream.url}: ${err.code ?? err.message}`);
+    });
+    upstreamRequest.on('response', (response) => {
+      if (answered) return void response.destroy();
+      answered = true;
+      clearTimeout(timer);
+      const status = response.statusCode ?? 502;
+      // RFC 9110 §6.4.1: no content after HEAD, 204 or 304, whatever the fields say.
+      const bodiless = request.method === 'HEAD' || status === 204 || status === 304;
+      if (bodiless) response.resume();
+      const headers = new Headers();
+      for (const [name, value] of endToEndLines(response.rawHeaders)) headers.append(name, value);
+      try {
+        resolve(new Response(bodiless ? null : readableBody(response), { status, statusText: response.statusMessage ?? '', headers }));
+      } catch (err) {
+        response.destroy();
+        answered = false;
+        fail(502, `upstream ${upstream.url} sent an unusable response: ${(err as Error).message}`);
+      }
+    });
+    void sendBody(request.body, upstreamRequest, waitForResponse).catch(() => {
+      // Reading the client's body failed: the client reset or went away.
+      clientGone = true;
+      fail(502, 'the client went away during its request');
     });
   }
 

@@ -6,6 +6,7 @@
  * (redirects, every Set-Cookie, a gzip body byte for byte), a server-sent-events stream, and
  * 502/504 when the upstream is down or slow.
  */
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EchoBackend, refusedPort, startEchoBackend } from '../helpers/backends.ts';
 import { type GatewayProcess, RUNTIMES, startGateway } from '../helpers/gateway-process.ts';
@@ -208,6 +209,60 @@ describe.each(RUNTIMES)('graceful shutdown with a proxied response in flight und
     } finally {
       await client.close();
       await gw.stop();
+    }
+  });
+});
+
+/**
+ * An upstream that closes each keep-alive connection as the second request arrives on it, the
+ * race a pooled proxy meets when an idle connection times out upstream just as it is reused.
+ */
+async function startClosingUpstream(): Promise<{ url: string; connections: () => number; close(): Promise<void> }> {
+  let connections = 0;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    connections++;
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    let served = 0;
+    let head = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (d: string) => {
+      head += d;
+      if (!head.includes('\r\n\r\n')) return;
+      head = '';
+      if (served++ > 0) return void socket.destroy();
+      socket.write('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\nConnection: keep-alive\r\nKeep-Alive: timeout=30\r\n\r\nok\n');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  return {
+    url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    connections: () => connections,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+describe.each(RUNTIMES)('a pooled connection the upstream closes under %s', (runtime) => {
+  it('a GET that fails on a reused connection is tried once more on a fresh one', async () => {
+    const closing = await startClosingUpstream();
+    const gw = await startGateway(runtime, ['--listen', '127.0.0.1:0', '--http-backend', closing.url], { timeouts: { drainMs: 1000 } });
+    const client = await connectH2(gw.url);
+    try {
+      for (let i = 0; i < 4; i++) {
+        const response = await h2Request(client.session, { path: `/again/${i}` });
+        expect([response.status, response.body.toString()], `request ${i}`).toEqual([200, 'ok\n']);
+      }
+      // Each request after the first met a closing connection and went out again on a new one.
+      expect(closing.connections()).toBe(4);
+    } finally {
+      await client.close();
+      expect(await gw.stop()).toBe(0);
+      await closing.close();
     }
   });
 });
