@@ -6,7 +6,8 @@
 import http from 'node:http';
 import type net from 'node:net';
 import { expect } from 'vitest';
-import { type Backend, type GatewayProcess, startBackend, startGateway } from './helpers.ts';
+import { type GatewayProcess, type RuntimeName, startGateway } from '../helpers/gateway-process.ts';
+import { type Backend, startBackend } from './helpers.ts';
 
 export interface AppUpstream {
   readonly url: string;
@@ -94,7 +95,7 @@ declare global {
   }
 }
 
-/** The app, its ws backend, and h2ws in front of both, started with the docs' three-line setup. */
+/** The app, its ws backend, and h2ws in front of both (under `runtime`), started with the docs' three-line setup. */
 export interface AppBehindGateway {
   readonly app: AppUpstream;
   readonly backend: Backend;
@@ -103,10 +104,10 @@ export interface AppBehindGateway {
   stop(): Promise<void>;
 }
 
-export async function startAppBehindGateway(): Promise<AppBehindGateway> {
+export async function startAppBehindGateway(runtime: RuntimeName): Promise<AppBehindGateway> {
   const app = await startAppUpstream();
   const backend = await startBackend();
-  const gateway = await startGateway(['--backend', backend.url, '--http-backend', app.url]);
+  const gateway = await startGateway(runtime, ['--self-signed', '--listen', '127.0.0.1:0', '--backend', backend.url, '--http-backend', app.url]);
   return {
     app,
     backend,

@@ -1,5 +1,6 @@
 /**
- * Headless Chromium opens an existing app through h2ws (docs/http-proxy.md): h2ws proxies the
+ * Headless Chromium opens an existing app through h2ws, run under Node, Deno and Bun
+ * (docs/http-proxy.md): h2ws proxies the
  * page and its assets from the app's HTTP upstream, and the page's WebSockets, bridged to a
  * plain `ws` backend, ride the same HTTP/2 connection as RFC 8441 extended CONNECT. The
  * evidence is the browser suite's: the handshake status Chromium reports over the DevTools
@@ -7,23 +8,29 @@
  * TCP proxy in front that counts one connection for the page, its assets and its sockets.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RUNTIMES } from '../helpers/gateway-process.ts';
 import { type AppBehindGateway, expectAppOverOneH2Connection, PAGE_SOCKETS, startAppBehindGateway } from './app-upstream.ts';
 import { type ChromiumHandle, launchChromium, startCountingProxy, watchHandshakes } from './helpers.ts';
 
 let browser: ChromiumHandle;
-let setup: AppBehindGateway;
 
 beforeAll(async () => {
   browser = await launchChromium();
-  setup = await startAppBehindGateway();
 });
 
 afterAll(async () => {
   await browser?.close();
-  await setup?.stop();
 });
 
-describe('Chromium → h2ws → an existing app (HTTP upstream + ws backend)', () => {
+describe.each(RUNTIMES)('Chromium → h2ws under %s → an existing app (HTTP upstream + ws backend)', (runtime) => {
+  let setup: AppBehindGateway;
+  beforeAll(async () => {
+    setup = await startAppBehindGateway(runtime);
+  });
+  afterAll(async () => {
+    await setup?.stop();
+  });
+
   it('loads the page and its assets over h2, and every page socket arrives as extended CONNECT on that connection', async () => {
     const proxy = await startCountingProxy(setup.gateway.port);
     const context = await browser.newContext();

@@ -1,5 +1,6 @@
 /**
- * Headless Firefox opens an existing app through h2ws (docs/http-proxy.md), as Chromium does
+ * Headless Firefox opens an existing app through h2ws, run under Node, Deno and Bun
+ * (docs/http-proxy.md), as Chromium does
  * in chromium-http-proxy.test.ts: the page and its assets come from the app's HTTP upstream
  * over HTTP/2, and each of the page's WebSockets, bridged to a plain `ws` backend, rides that
  * connection as RFC 8441 extended CONNECT. Firefox has no DevTools protocol here, so the
@@ -8,24 +9,30 @@
  */
 import https from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RUNTIMES } from '../helpers/gateway-process.ts';
 import { type AppBehindGateway, type AppResult, expectAppOverOneH2Connection, PAGE_SOCKETS, startAppBehindGateway } from './app-upstream.ts';
 import { type FirefoxHandle, launchFirefox } from './firefox.ts';
 import { startCountingProxy } from './helpers.ts';
 
 let firefox: FirefoxHandle;
-let setup: AppBehindGateway;
 
 beforeAll(async () => {
   firefox = await launchFirefox();
-  setup = await startAppBehindGateway();
 });
 
 afterAll(async () => {
   await firefox?.close();
-  await setup?.stop();
 });
 
-describe('Firefox → h2ws → an existing app (HTTP upstream + ws backend)', () => {
+describe.each(RUNTIMES)('Firefox → h2ws under %s → an existing app (HTTP upstream + ws backend)', (runtime) => {
+  let setup: AppBehindGateway;
+  beforeAll(async () => {
+    setup = await startAppBehindGateway(runtime);
+  });
+  afterAll(async () => {
+    await setup?.stop();
+  });
+
   it('loads the page and its assets over h2, and every page socket arrives as extended CONNECT on that connection', async () => {
     const proxy = await startCountingProxy(setup.gateway.port);
     try {
