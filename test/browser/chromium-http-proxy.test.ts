@@ -1,8 +1,8 @@
 /**
  * Headless Chromium opens an existing app through h2ws, run under Node, Deno and Bun
- * (docs/http-proxy.md): h2ws proxies the
- * page and its assets from the app's HTTP upstream, and the page's WebSockets, bridged to a
- * plain `ws` backend, ride the same HTTP/2 connection as RFC 8441 extended CONNECT. The
+ * (docs/http-proxy.md): h2ws proxies the page and its assets from the app's HTTP upstream,
+ * and the page's WebSockets, bridged to a plain `ws` backend, ride the same HTTP/2
+ * connection as RFC 8441 extended CONNECT. The
  * evidence is the browser suite's: the handshake status Chromium reports over the DevTools
  * protocol (200 on h2, 101 on HTTP/1.1), the Via h2ws adds ("2 h2ws" for an h2 client), and a
  * TCP proxy in front that counts one connection for the page, its assets and its sockets.

@@ -1,9 +1,8 @@
 /**
  * Headless Firefox opens an existing app through h2ws, run under Node, Deno and Bun
- * (docs/http-proxy.md), as Chromium does
- * in chromium-http-proxy.test.ts: the page and its assets come from the app's HTTP upstream
- * over HTTP/2, and each of the page's WebSockets, bridged to a plain `ws` backend, rides that
- * connection as RFC 8441 extended CONNECT. Firefox has no DevTools protocol here, so the
+ * (docs/http-proxy.md), as Chromium does in chromium-http-proxy.test.ts: the page and its
+ * assets come from the app's HTTP upstream over HTTP/2, and each of the page's WebSockets,
+ * bridged to a plain `ws` backend, rides that connection as RFC 8441 extended CONNECT. Firefox has no DevTools protocol here, so the
  * evidence is h2ws's: the Via it adds ("2 h2ws" for an h2 client), its handshake counter by
  * transport (GET /metrics), and a TCP proxy in front that counts one connection for everything.
  */
