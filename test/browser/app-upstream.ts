@@ -5,8 +5,8 @@
  */
 import http from 'node:http';
 import type net from 'node:net';
-import { expect } from 'vitest';
-import { type GatewayProcess, type RuntimeName, startGateway } from '../helpers/gateway-process.ts';
+import { afterAll, beforeAll, describe, expect } from 'vitest';
+import { type GatewayProcess, RUNTIMES, type RuntimeName, startGateway } from '../helpers/gateway-process.ts';
 import { type Backend, startBackend } from './helpers.ts';
 
 export interface AppUpstream {
@@ -119,6 +119,23 @@ export async function startAppBehindGateway(runtime: RuntimeName): Promise<AppBe
       expect(code, `h2ws should drain and exit 0; stderr:\n${gateway.stderr()}`).toBe(0);
     },
   };
+}
+
+/**
+ * A describe block per runtime (Node, Deno, Bun), each with the app and h2ws in front of it
+ * started before its cases and stopped after; `body` reads the running setup through `setup()`.
+ */
+export function describeAppBehindGateway(title: string, body: (setup: () => AppBehindGateway) => void): void {
+  describe.each(RUNTIMES)(title, (runtime) => {
+    let running: AppBehindGateway | undefined;
+    beforeAll(async () => {
+      running = await startAppBehindGateway(runtime);
+    });
+    afterAll(async () => {
+      await running?.stop();
+    });
+    body(() => running!);
+  });
 }
 
 /**

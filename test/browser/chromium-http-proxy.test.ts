@@ -7,9 +7,8 @@
  * protocol (200 on h2, 101 on HTTP/1.1), the Via h2ws adds ("2 h2ws" for an h2 client), and a
  * TCP proxy in front that counts one connection for the page, its assets and its sockets.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RUNTIMES } from '../helpers/gateway-process.ts';
-import { type AppBehindGateway, expectAppOverOneH2Connection, PAGE_SOCKETS, startAppBehindGateway } from './app-upstream.ts';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeAppBehindGateway, expectAppOverOneH2Connection, PAGE_SOCKETS } from './app-upstream.ts';
 import { type ChromiumHandle, launchChromium, startCountingProxy, watchHandshakes } from './helpers.ts';
 
 let browser: ChromiumHandle;
@@ -22,17 +21,9 @@ afterAll(async () => {
   await browser?.close();
 });
 
-describe.each(RUNTIMES)('Chromium → h2ws under %s → an existing app (HTTP upstream + ws backend)', (runtime) => {
-  let setup: AppBehindGateway;
-  beforeAll(async () => {
-    setup = await startAppBehindGateway(runtime);
-  });
-  afterAll(async () => {
-    await setup?.stop();
-  });
-
+describeAppBehindGateway('Chromium → h2ws under %s → an existing app (HTTP upstream + ws backend)', (setup) => {
   it('loads the page and its assets over h2, and every page socket arrives as extended CONNECT on that connection', async () => {
-    const proxy = await startCountingProxy(setup.gateway.port);
+    const proxy = await startCountingProxy(setup().gateway.port);
     const context = await browser.newContext();
     try {
       const page = await context.newPage();
@@ -41,7 +32,7 @@ describe.each(RUNTIMES)('Chromium → h2ws under %s → an existing app (HTTP up
       const response = await page.goto(`${origin}/`, { waitUntil: 'load' });
       expect(response?.status()).toBe(200);
       expect(await page.title()).toBe('app behind h2ws');
-      await expectAppOverOneH2Connection(await page.evaluate(() => window.appResult), setup, origin);
+      await expectAppOverOneH2Connection(await page.evaluate(() => window.appResult), setup(), origin);
       // Chromium's own record of each socket: an h2 WebSocket handshake completes with 200.
       for (const path of PAGE_SOCKETS) {
         await expect.poll(() => handshakes.find((h) => new URL(h.url).pathname === path)?.status, { message: `Chromium's handshake status for ${path}` }).toBe(200);

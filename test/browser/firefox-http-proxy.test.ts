@@ -7,9 +7,8 @@
  * transport (GET /metrics), and a TCP proxy in front that counts one connection for everything.
  */
 import https from 'node:https';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RUNTIMES } from '../helpers/gateway-process.ts';
-import { type AppBehindGateway, type AppResult, expectAppOverOneH2Connection, PAGE_SOCKETS, startAppBehindGateway } from './app-upstream.ts';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { type AppResult, describeAppBehindGateway, expectAppOverOneH2Connection, PAGE_SOCKETS } from './app-upstream.ts';
 import { type FirefoxHandle, launchFirefox } from './firefox.ts';
 import { startCountingProxy } from './helpers.ts';
 
@@ -23,26 +22,18 @@ afterAll(async () => {
   await firefox?.close();
 });
 
-describe.each(RUNTIMES)('Firefox → h2ws under %s → an existing app (HTTP upstream + ws backend)', (runtime) => {
-  let setup: AppBehindGateway;
-  beforeAll(async () => {
-    setup = await startAppBehindGateway(runtime);
-  });
-  afterAll(async () => {
-    await setup?.stop();
-  });
-
+describeAppBehindGateway('Firefox → h2ws under %s → an existing app (HTTP upstream + ws backend)', (setup) => {
   it('loads the page and its assets over h2, and every page socket arrives as extended CONNECT on that connection', async () => {
-    const proxy = await startCountingProxy(setup.gateway.port);
+    const proxy = await startCountingProxy(setup().gateway.port);
     try {
       const page = await firefox.newPage();
       const origin = `https://127.0.0.1:${proxy.port}`;
       const response = await page.goto(`${origin}/`, { waitUntil: 'load' });
       expect(response?.status()).toBe(200);
       expect(await page.title()).toBe('app behind h2ws');
-      await expectAppOverOneH2Connection((await page.evaluate(() => window.appResult)) as AppResult, setup, origin);
+      await expectAppOverOneH2Connection((await page.evaluate(() => window.appResult)) as AppResult, setup(), origin);
       // h2ws's count of the handshakes it bridged, by transport: every page socket as HTTP/2.
-      const metrics = await metricsText(setup.gateway.url);
+      const metrics = await metricsText(setup().gateway.url);
       expect(metrics).toContain(`h2ws_tunnels_total{route="/",transport="h2",outcome="ok"} ${PAGE_SOCKETS.length}`);
       const overH1 = metrics.split('\n').filter((line) => line.startsWith('h2ws_tunnels_total{') && line.includes('transport="h1"') && !line.endsWith(' 0'));
       expect(overH1).toEqual([]);
