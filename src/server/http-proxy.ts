@@ -1,5 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
+import { ErrorCode } from '../errors.ts';
 import { type ForwardedFor, forwardingFields } from '../handshake/backend-request.ts';
 import { endToEndFields, endToEndLines } from '../handshake/hop-by-hop.ts';
 import type { Logger } from '../log/logger.ts';
@@ -92,7 +93,8 @@ export class HttpProxy {
       if (clientGone) {
         this.#logger.debug('upstream', { path: target, upstream: upstream.url, end: 'cancelled by client' });
       } else {
-        this.#logger.warn('upstream_error', { path: target.split('?')[0], upstream: upstream.url, status, message });
+        const code = status === 504 ? ErrorCode.BACKEND_TIMEOUT : ErrorCode.BACKEND_UNREACHABLE;
+        this.#logger.warn('upstream_error', { path: target.split('?')[0], upstream: upstream.url, status, code, message });
       }
       resolve(new Response(`${message}\n`, { status, headers: { 'content-type': 'text/plain; charset=utf-8' } }));
     };

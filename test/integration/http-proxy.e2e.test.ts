@@ -170,7 +170,7 @@ describe.each(RUNTIMES)('HTTP reverse proxy under %s', (runtime) => {
       expect(response.status).toBe(502);
       expect(response.body.toString()).toMatch(/ECONNREFUSED/);
     }
-    await eventually(() => logRecords(gw.stderr()).some((r) => r.event === 'upstream_error' && r.status === 502 && r.path === '/down/x'), 5000, 'upstream_error record');
+    await eventually(() => logRecords(gw.stderr()).some((r) => r.event === 'upstream_error' && r.status === 502 && r.code === 'H2WS_ERR_BACKEND_UNREACHABLE' && r.path === '/down/x'), 5000, 'upstream_error record');
   });
 
   it('upstream slow: 504 once upstreamResponseMs has passed', async () => {
