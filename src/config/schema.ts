@@ -23,6 +23,7 @@ export const timeoutsSchema = z.strictObject({
   backendUpgradeMs: positiveInt.optional(),
   idleMs: nonNegativeInt.optional(),
   drainMs: nonNegativeInt.optional(),
+  closeGraceMs: nonNegativeInt.max(60_000).optional(),
   pingIntervalMs: nonNegativeInt.optional(),
 });
 
@@ -76,7 +77,7 @@ export interface ConfigFile {
    */
   trustedProxies?: string[];
   limits?: Partial<Record<'maxTunnels' | 'maxStreamsPerConnection' | 'maxHeaderListSize' | 'maxBufferedBytesPerTunnel', number>>;
-  timeouts?: Partial<Record<'handshakeMs' | 'backendConnectMs' | 'backendUpgradeMs' | 'idleMs' | 'drainMs' | 'pingIntervalMs', number>>;
+  timeouts?: Partial<Record<'handshakeMs' | 'backendConnectMs' | 'backendUpgradeMs' | 'idleMs' | 'drainMs' | 'closeGraceMs' | 'pingIntervalMs', number>>;
   admin?: { listen?: string; metrics?: boolean; status?: boolean };
   log?: { level?: LogLevel; format?: 'json' | 'pretty' };
 }
