@@ -1,0 +1,112 @@
+/**
+ * Headless Firefox ESR (Debian's firefox-esr over WebDriver BiDi, test/browser/firefox.ts)
+ * against h2ws over TLS, with the gateway under Node, Deno and Bun. Firefox takes h2ws's
+ * END_STREAM after a WebSocket's closing handshake and never sends its own, so each closed
+ * socket used to keep its tunnel and its HTTP/2 stream until the page's connection ended,
+ * and a page failed at its 257th socket. h2ws now ends such a stream with RST_STREAM
+ * NO_ERROR after a short grace (timeouts.closeGraceMs).
+ *
+ * Evidence that a socket rode RFC 8441: the `Via` h2ws adds to the backend request ("2 h2ws"
+ * for h2 clients), h2ws's tunnel record (transport "h2"), and a counting TCP proxy in front
+ * of the gateway that sees the page and all its sockets arrive on one connection.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type GatewayProcess, RUNTIMES, startGateway } from '../helpers/gateway-process.ts';
+import { tunnelRecords } from '../helpers/logs.ts';
+import { metric, scrapeMetrics } from '../helpers/metrics.ts';
+import { type FirefoxHandle, launchFirefox } from './firefox.ts';
+import { type Backend, type CountingProxy, startBackend, startCountingProxy } from './helpers.ts';
+import { failedRuns, openAndCloseInTurn, RECORD_WITHIN_MS, recordsOf } from './sequential.ts';
+
+/** Sockets opened and closed one after another on one page (the issue's count: past 256). */
+const SEQUENTIAL = 300;
+
+let firefox: FirefoxHandle;
+let echo: Backend;
+
+beforeAll(async () => {
+  // Launch first: without Firefox every case fails here with a clear message.
+  firefox = await launchFirefox();
+  echo = await startBackend();
+});
+
+afterAll(async () => {
+  await firefox?.close();
+  await echo?.close();
+});
+
+describe.each(RUNTIMES)('Firefox → h2ws under %s over TLS (RFC 8441)', (runtime) => {
+  let gateway: GatewayProcess;
+  let proxy: CountingProxy;
+
+  beforeAll(async () => {
+    gateway = await startGateway(runtime, ['--self-signed', '--listen', '127.0.0.1:0', '--route', `/ws=${echo.url}`]);
+    proxy = await startCountingProxy(gateway.port);
+  });
+
+  afterAll(async () => {
+    await proxy?.close();
+    const code = await gateway?.stop();
+    expect(code, `h2ws should drain and exit 0 on SIGTERM; stderr:\n${gateway?.stderr().slice(-3000)}`).toBe(0);
+  });
+
+  it('a page loaded over h2 closes sockets from either side cleanly, and each tunnel is logged clean at once', async () => {
+    const page = await firefox.newPage();
+    await page.goto(gateway.url, { waitUntil: 'load' });
+    expect(await page.evaluate(() => (performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming).nextHopProtocol)).toBe('h2');
+    const closes = await page.evaluate(async (base: string) => {
+      const closeWith = (path: string, start: (ws: WebSocket) => void) =>
+        new Promise<{ code: number; reason: string; wasClean: boolean }>((resolve) => {
+          const ws = new WebSocket(`${base}${path}`);
+          ws.onopen = () => start(ws);
+          ws.onclose = (e) => resolve({ code: e.code, reason: e.reason, wasClean: e.wasClean });
+        });
+      return [
+        await closeWith(`/ws/${crypto.randomUUID()}/page-closes`, (ws) => ws.close(4000, 'bye')),
+        // The backend's echo command: it closes with 4001 "later", and the page answers the Close.
+        await closeWith(`/ws/${crypto.randomUUID()}/backend-closes`, (ws) => ws.send('__close 4001 later')),
+      ];
+    }, gateway.url.replace(/^https:/, 'wss:').replace(/\/$/, ''));
+    expect(closes).toEqual([
+      { code: 4000, reason: 'bye', wasClean: true },
+      { code: 4001, reason: 'later', wasClean: true },
+    ]);
+    for (const side of ['page-closes', 'backend-closes']) {
+      const seen = echo.connections.filter((c) => c.path.endsWith(`/${side}`)).at(-1)!;
+      expect(seen.headers.via, `Via at the backend for ${side}`).toBe('2 h2ws');
+      await expect.poll(() => tunnelRecords(gateway.stderr(), { path: seen.path, transport: 'h2', outcome: 'ok', end: 'clean', reset_after_close: true }).length, { timeout: RECORD_WITHIN_MS, message: `h2ws's record of ${side}` }).toBe(1);
+    }
+    await page.close();
+  });
+
+  it(`${SEQUENTIAL} sockets one after another on one page: all over HTTP/2 on one connection, every record within a second of its close, none left open`, async () => {
+    const origin = `https://127.0.0.1:${proxy.port}/`;
+    const page = await firefox.newPage();
+    await page.goto(origin, { waitUntil: 'load' });
+    expect(await page.evaluate(() => (performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming).nextHopProtocol)).toBe('h2');
+    const prefix = `/ws/${runtime}/seq/`;
+    const runs = await page.evaluate(openAndCloseInTurn, { count: SEQUENTIAL, path: prefix });
+    expect(failedRuns(runs), 'sockets that did not open, echo and close cleanly').toEqual([]);
+    expect(runs).toHaveLength(SEQUENTIAL);
+
+    // All rode HTTP/2: the backend saw h2ws's "2 h2ws" on every one, h2ws logged each as
+    // transport h2, and the page and its sockets shared one TCP connection.
+    const seen = echo.connections.filter((c) => c.path.startsWith(prefix));
+    expect(seen).toHaveLength(SEQUENTIAL);
+    expect(seen.filter((c) => c.headers.via !== '2 h2ws').map((c) => c.path)).toEqual([]);
+    expect(proxy.accepted()).toBe(1);
+
+    // Each tunnel's record came within a second of its socket's close, and says it closed
+    // cleanly, released by h2ws after the closing handshake.
+    await expect.poll(() => recordsOf(gateway.stderr(), prefix, runs).records.length, { timeout: RECORD_WITHIN_MS * 2 }).toBe(SEQUENTIAL);
+    const { records, late } = recordsOf(gateway.stderr(), prefix, runs);
+    expect(late, 'tunnel records later than a second after their close').toEqual([]);
+    expect(records.filter((r) => r.transport !== 'h2' || r.end !== 'clean' || r.reset_after_close !== true)).toEqual([]);
+
+    const text = await scrapeMetrics(gateway.url);
+    expect(metric(text, 'h2ws_tunnels_open')).toBe(0);
+    expect(metric(text, 'h2ws_tunnel_resets_after_close_total', { route: '/ws' })).toBeGreaterThanOrEqual(SEQUENTIAL);
+    expect(metric(text, 'h2ws_goaways_total', { side: 'sent' })).toBe(0);
+    await page.close();
+  });
+});
