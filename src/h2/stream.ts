@@ -35,6 +35,7 @@ export interface StreamHost {
   sendHeaders(stream: H2Stream, fields: readonly string[], endStream: boolean): void;
   sendData(stream: H2Stream): void;
   sendReset(stream: H2Stream, code: number): void;
+  yieldSlot(stream: H2Stream): void;
   credit(stream: H2Stream, bytes: number): void;
   readonly remoteAddress: string | undefined;
   readonly remotePort: number | undefined;
@@ -231,6 +232,18 @@ export class H2Stream implements StreamCallbacks {
   reset(code: number): void {
     if (this.state === StreamState.CLOSED) return;
     this.host.sendReset(this, code);
+  }
+
+  /**
+   * The owner's exchange on this stream is over (its response is complete) and it only waits
+   * for the peer's END_STREAM. Should a new peer stream find SETTINGS_MAX_CONCURRENT_STREAMS
+   * reached, the connection ends this stream with RST_STREAM NO_ERROR (RFC 9113 §8.1) and
+   * takes the new one, rather than refuse it: a peer that forgets a stream once it has the
+   * response (Firefox after a WebSocket's closing handshake) counts the slot as free already.
+   */
+  yieldSlot(): void {
+    if (this.state === StreamState.CLOSED) return;
+    this.host.yieldSlot(this);
   }
 
   /** Stops delivering DATA and stops crediting the window: the peer stalls (RFC 9113 §5.2). */

@@ -75,7 +75,7 @@ export class H2UpgradedStream extends Duplex {
   /** The client sent no END_STREAM after the closing handshake; h2ws sent RST_STREAM NO_ERROR. */
   get resetAfterClose(): boolean {
     const close = this.stream.closeInfo;
-    return this.#closeGrace?.fired === true && close?.code === H2ErrorCode.NO_ERROR && close.by === 'local';
+    return this.#closeGrace !== undefined && close?.code === H2ErrorCode.NO_ERROR && close.by === 'local';
   }
 
   /** Starts the close grace once a Close frame has passed each way and END_STREAM is queued. */
@@ -85,6 +85,7 @@ export class H2UpgradedStream extends Duplex {
     if (!closingHandshakeDone(this.#fromClient, this.#toClient, stream.localEnded)) return;
     // RFC 9113 §8.1: RST_STREAM NO_ERROR after the complete response (sent after END_STREAM).
     this.#closeGrace = new CloseGrace(this.#closeGraceMs, () => stream.reset(H2ErrorCode.NO_ERROR));
+    stream.yieldSlot();
   }
 
   get remoteAddress(): string | undefined {

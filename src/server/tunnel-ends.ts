@@ -82,11 +82,15 @@ export class H2StreamEnd implements TunnelEnd {
   release(): void {
     this.stream.reset(H2ErrorCode.NO_ERROR);
   }
+
+  yieldSlot(): void {
+    this.stream.yieldSlot();
+  }
 }
 
 /**
- * Both END_STREAMs, or h2ws's own RST_STREAM NO_ERROR (only `release` sends one on a tunnel:
- * `abort` never does).
+ * Both END_STREAMs, or h2ws's own RST_STREAM NO_ERROR (only a release sends one on a tunnel,
+ * from `release` or for a yielded slot: `abort` never does).
  */
 function closedCleanly(close: StreamClose): boolean {
   return close.code === undefined || (close.code === H2ErrorCode.NO_ERROR && close.by === 'local');

@@ -11,18 +11,17 @@ import type { FrameBoundary } from './frame-boundary.ts';
  * to send, so h2ws waits a short grace for its END_STREAM and then ends the stream with
  * RST_STREAM NO_ERROR, which RFC 9113 §8.1 allows once the response is complete.
  *
+ * Meanwhile the stream yields its slot (H2Stream.yieldSlot): Firefox counts it as closed
+ * already, and may open its next stream at once even at SETTINGS_MAX_CONCURRENT_STREAMS; that
+ * stream then releases this one rather than being refused.
+ *
  * Allocated only when a tunnel starts closing: an open tunnel pays nothing for it.
  */
 export class CloseGrace {
   #timer: ReturnType<typeof setTimeout> | undefined;
-  /** The grace ran out and `release` was called. */
-  fired = false;
 
   constructor(graceMs: number, release: () => void) {
-    this.#timer = setTimeout(() => {
-      this.fired = true;
-      release();
-    }, graceMs);
+    this.#timer = setTimeout(release, graceMs);
     // A closing tunnel keeps no process alive on its own.
     (this.#timer as { unref?: () => void }).unref?.();
   }

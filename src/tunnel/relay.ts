@@ -47,6 +47,8 @@ export interface TunnelEnd {
    * (RFC 9113 §8.1). The end then closes as clean.
    */
   release?(): void;
+  /** HTTP/2 clients only: until then, a new stream that needs this one's slot releases it at once. */
+  yieldSlot?(): void;
 }
 
 /** How a tunnel ended, for logs and metrics. */
@@ -214,12 +216,14 @@ export class Tunnel implements OpenTunnel {
     if (this.#closeGraceMs === undefined || this.#closeGrace !== undefined || this.#clientClosed) return;
     if (!closingHandshakeDone(this.#toBackend.boundary, this.#toClient.boundary, !this.client.canWrite)) return;
     this.#closeGrace = new CloseGrace(this.#closeGraceMs, () => this.client.release!());
+    this.client.yieldSlot?.();
   }
 
   #maybeDone(): void {
     if (!this.#clientClosed || !this.#backendClosed) return;
     clearTimeout(this.#graceTimer);
-    const resetAfterClose = this.#closeGrace?.fired === true && this.client.resetCode?.() === H2ErrorCode.NO_ERROR;
+    // Released by the grace, or earlier for a new stream's slot: h2ws's only NO_ERROR resets.
+    const resetAfterClose = this.#closeGrace !== undefined && this.client.resetCode?.() === H2ErrorCode.NO_ERROR;
     this.#resolveClosed({
       bytesToBackend: this.#toBackend.bytes,
       bytesToClient: this.#toClient.bytes,
