@@ -79,6 +79,55 @@ describe.each(RUNTIMES)('Firefox → h2ws under %s over TLS (RFC 8441)', (runtim
     await page.close();
   });
 
+  it('at the stream limit, sockets Firefox queued open as soon as others close, over the same connection', async () => {
+    // A grace far longer than the test: the queued sockets can only open on yielded slots.
+    const limited = await startGateway(runtime, ['--self-signed', '--listen', '127.0.0.1:0', '--route', `/ws=${echo.url}`], { limits: { maxStreamsPerConnection: 4 }, timeouts: { closeGraceMs: 30_000 } });
+    const counting = await startCountingProxy(limited.port);
+    try {
+      const page = await firefox.newPage();
+      await page.goto(`https://127.0.0.1:${counting.port}/`, { waitUntil: 'load' });
+      const prefix = `/ws/${runtime}/limit/`;
+      const seen = await page.evaluate(async (path: string) => {
+        const base = `wss://${location.host}${path}`;
+        const events: string[] = [];
+        const opened = (ws: WebSocket) => new Promise<void>((resolve) => (ws.readyState === WebSocket.OPEN ? resolve() : ws.addEventListener('open', () => resolve())));
+        const sockets = Array.from({ length: 6 }, (_, i) => {
+          const ws = new WebSocket(`${base}${i}`);
+          ws.addEventListener('open', () => events.push(`open ${i}`));
+          ws.addEventListener('close', (e) => events.push(`close ${i} ${e.code}`));
+          return ws;
+        });
+        await Promise.all(sockets.slice(0, 4).map(opened));
+        // Settings allow four streams: the fifth and sixth wait in Firefox's queue.
+        await new Promise((r) => setTimeout(r, 500));
+        const queued = sockets.map((ws) => ws.readyState);
+        sockets[0]!.close(1000);
+        sockets[1]!.close(1000);
+        await Promise.race([Promise.all(sockets.slice(4).map(opened)), new Promise((r) => setTimeout(r, 5000))]);
+        const echoes = await Promise.all(
+          sockets.slice(4).map((ws, i) => new Promise<string>((resolve) => {
+            if (ws.readyState !== WebSocket.OPEN) return resolve(`not open (${ws.readyState})`);
+            ws.onmessage = (e) => resolve(String(e.data));
+            ws.send(`queued ${i + 4}`);
+          })),
+        );
+        return { queued, events, echoes };
+      }, prefix);
+      expect(seen.queued).toEqual([1, 1, 1, 1, 0, 0]);
+      expect(seen.echoes).toEqual(['queued 4', 'queued 5']);
+      expect(seen.events.filter((e) => e.endsWith(' 1006'))).toEqual([]);
+      expect(echo.connections.filter((c) => c.path.startsWith(prefix)).map((c) => c.headers.via)).toEqual(Array(6).fill('2 h2ws'));
+      expect(counting.accepted()).toBe(1);
+      const text = await scrapeMetrics(limited.url);
+      expect(metric(text, 'h2ws_resets_total', { code: 'REFUSED_STREAM' })).toBe(0);
+      expect(metric(text, 'h2ws_tunnel_resets_after_close_total', { route: '/ws' })).toBe(2);
+      await page.close();
+    } finally {
+      await counting.close();
+      expect(await limited.stop(), limited.stderr().slice(-3000)).toBe(0);
+    }
+  });
+
   it(`${SEQUENTIAL} sockets one after another on one page: all over HTTP/2 on one connection, every record within a second of its close, none left open`, async () => {
     const origin = `https://127.0.0.1:${proxy.port}/`;
     const page = await firefox.newPage();
