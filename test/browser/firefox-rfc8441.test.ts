@@ -11,12 +11,12 @@
  * of the gateway that sees the page and all its sockets arrive on one connection.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type GatewayProcess, RUNTIMES, startGateway } from '../helpers/gateway-process.ts';
+import { RUNTIMES } from '../helpers/gateway-process.ts';
 import { tunnelRecords } from '../helpers/logs.ts';
 import { metric, scrapeMetrics } from '../helpers/metrics.ts';
 import { type FirefoxHandle, launchFirefox } from './firefox.ts';
-import { type Backend, type CountingProxy, startBackend, startCountingProxy } from './helpers.ts';
-import { failedRuns, openAndCloseInTurn, RECORD_WITHIN_MS, recordsOf } from './sequential.ts';
+import { type Backend, startBackend } from './helpers.ts';
+import { expectAllOverH2InTurn, openAndCloseInTurn, type ProxiedGateway, RECORD_WITHIN_MS, startProxiedGateway } from './sequential.ts';
 
 /** Sockets opened and closed one after another on one page (the issue's count: past 256). */
 const SEQUENTIAL = 300;
@@ -36,21 +36,18 @@ afterAll(async () => {
 });
 
 describe.each(RUNTIMES)('Firefox → h2ws under %s over TLS (RFC 8441)', (runtime) => {
-  let gateway: GatewayProcess;
-  let proxy: CountingProxy;
+  let at: ProxiedGateway;
 
   beforeAll(async () => {
-    gateway = await startGateway(runtime, ['--self-signed', '--listen', '127.0.0.1:0', '--route', `/ws=${echo.url}`]);
-    proxy = await startCountingProxy(gateway.port);
+    at = await startProxiedGateway(runtime, echo);
   });
 
   afterAll(async () => {
-    await proxy?.close();
-    const code = await gateway?.stop();
-    expect(code, `h2ws should drain and exit 0 on SIGTERM; stderr:\n${gateway?.stderr().slice(-3000)}`).toBe(0);
+    await at?.stop();
   });
 
   it('a page loaded over h2 closes sockets from either side cleanly, and each tunnel is logged clean at once', async () => {
+    const { gateway } = at;
     const page = await firefox.newPage();
     await page.goto(gateway.url, { waitUntil: 'load' });
     expect(await page.evaluate(() => (performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming).nextHopProtocol)).toBe('h2');
@@ -81,11 +78,10 @@ describe.each(RUNTIMES)('Firefox → h2ws under %s over TLS (RFC 8441)', (runtim
 
   it('at the stream limit, sockets Firefox queued open as soon as others close, over the same connection', async () => {
     // A grace far longer than the test: the queued sockets can only open on yielded slots.
-    const limited = await startGateway(runtime, ['--self-signed', '--listen', '127.0.0.1:0', '--route', `/ws=${echo.url}`], { limits: { maxStreamsPerConnection: 4 }, timeouts: { closeGraceMs: 30_000 } });
-    const counting = await startCountingProxy(limited.port);
+    const limited = await startProxiedGateway(runtime, echo, { limits: { maxStreamsPerConnection: 4 }, timeouts: { closeGraceMs: 30_000 } });
     try {
       const page = await firefox.newPage();
-      await page.goto(`https://127.0.0.1:${counting.port}/`, { waitUntil: 'load' });
+      await page.goto(limited.origin, { waitUntil: 'load' });
       const prefix = `/ws/${runtime}/limit/`;
       const seen = await page.evaluate(async (path: string) => {
         const base = `wss://${location.host}${path}`;
@@ -117,45 +113,26 @@ describe.each(RUNTIMES)('Firefox → h2ws under %s over TLS (RFC 8441)', (runtim
       expect(seen.echoes).toEqual(['queued 4', 'queued 5']);
       expect(seen.events.filter((e) => e.endsWith(' 1006'))).toEqual([]);
       expect(echo.connections.filter((c) => c.path.startsWith(prefix)).map((c) => c.headers.via)).toEqual(Array(6).fill('2 h2ws'));
-      expect(counting.accepted()).toBe(1);
-      const text = await scrapeMetrics(limited.url);
+      expect(limited.proxy.accepted()).toBe(1);
+      const text = await scrapeMetrics(limited.gateway.url);
       expect(metric(text, 'h2ws_resets_total', { code: 'REFUSED_STREAM' })).toBe(0);
       expect(metric(text, 'h2ws_tunnel_resets_after_close_total', { route: '/ws' })).toBe(2);
       await page.close();
     } finally {
-      await counting.close();
-      expect(await limited.stop(), limited.stderr().slice(-3000)).toBe(0);
+      await limited.stop();
     }
   });
 
   it(`${SEQUENTIAL} sockets one after another on one page: all over HTTP/2 on one connection, every record within a second of its close, none left open`, async () => {
-    const origin = `https://127.0.0.1:${proxy.port}/`;
     const page = await firefox.newPage();
-    await page.goto(origin, { waitUntil: 'load' });
+    await page.goto(at.origin, { waitUntil: 'load' });
     expect(await page.evaluate(() => (performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming).nextHopProtocol)).toBe('h2');
     const prefix = `/ws/${runtime}/seq/`;
     const runs = await page.evaluate(openAndCloseInTurn, { count: SEQUENTIAL, path: prefix });
-    expect(failedRuns(runs), 'sockets that did not open, echo and close cleanly').toEqual([]);
-    expect(runs).toHaveLength(SEQUENTIAL);
-
-    // All rode HTTP/2: the backend saw h2ws's "2 h2ws" on every one, h2ws logged each as
-    // transport h2, and the page and its sockets shared one TCP connection.
-    const seen = echo.connections.filter((c) => c.path.startsWith(prefix));
-    expect(seen).toHaveLength(SEQUENTIAL);
-    expect(seen.filter((c) => c.headers.via !== '2 h2ws').map((c) => c.path)).toEqual([]);
-    expect(proxy.accepted()).toBe(1);
-
-    // Each tunnel's record came within a second of its socket's close, and says it closed
-    // cleanly, released by h2ws after the closing handshake.
-    await expect.poll(() => recordsOf(gateway.stderr(), prefix, runs).records.length, { timeout: RECORD_WITHIN_MS * 2 }).toBe(SEQUENTIAL);
-    const { records, late } = recordsOf(gateway.stderr(), prefix, runs);
-    expect(late, 'tunnel records later than a second after their close').toEqual([]);
-    expect(records.filter((r) => r.transport !== 'h2' || r.end !== 'clean' || r.reset_after_close !== true)).toEqual([]);
-
-    const text = await scrapeMetrics(gateway.url);
-    expect(metric(text, 'h2ws_tunnels_open')).toBe(0);
-    expect(metric(text, 'h2ws_tunnel_resets_after_close_total', { route: '/ws' })).toBeGreaterThanOrEqual(SEQUENTIAL);
-    expect(metric(text, 'h2ws_goaways_total', { side: 'sent' })).toBe(0);
+    const records = await expectAllOverH2InTurn(runs, SEQUENTIAL, prefix, echo, at);
+    // Firefox never sent END_STREAM: h2ws released each stream after its closing handshake.
+    expect(records.filter((r) => r.reset_after_close !== true).map((r) => r.path)).toEqual([]);
+    expect(metric(await scrapeMetrics(at.gateway.url), 'h2ws_tunnel_resets_after_close_total', { route: '/ws' })).toBeGreaterThanOrEqual(SEQUENTIAL);
     await page.close();
   });
 });

@@ -107,6 +107,24 @@ const isDataOn = (id: number) => (f: WireFrame) => f.streamId === id && f.type =
 const isEndStream = (id: number) => (f: WireFrame) => f.streamId === id && (f.type === T.DATA || f.type === T.HEADERS) && (f.flags & F.END_STREAM) !== 0;
 const text = (s: string) => wsFrame({ opcode: Opcode.TEXT, payload: s });
 
+/**
+ * The client's Close on `id` without END_STREAM, as Firefox sends it, then h2ws's release of
+ * the stream (RST_STREAM). Resolves with when the Close was sent.
+ */
+async function closeLikeFirefox(wire: Wire, id: number, code: number, reason = ''): Promise<number> {
+  const sentAt = Date.now();
+  wire.send(data(id, closeFrame(code, reason)));
+  await wire.waitFor(isRst(id), 3000, `RST_STREAM on ${id} after the closing handshake`);
+  return sentAt;
+}
+
+/** The backend connection for `pathEnd` saw the Close with `code`, then a FIN, never a reset. */
+async function expectBackendClosedCleanly(backend: Backend, pathEnd: string, code: number): Promise<void> {
+  const conn = backend.conns.find((c) => c.path.endsWith(pathEnd))!;
+  await expect.poll(() => conn.closed).toBe(true);
+  expect([conn.closeCode, conn.fin, conn.error]).toEqual([code, true, undefined]);
+}
+
 /** Waits for the tunnel records matching `match` (at least `count`); fails once `ms` have passed since `since`. */
 async function recordsWithin(proc: GatewayProcess, match: Record<string, unknown>, count: number, since: number, ms = RECORD_WITHIN_MS): Promise<LogRecord[]> {
   for (;;) {
@@ -144,17 +162,12 @@ describe.each(RUNTIMES)('closing handshake without the client END_STREAM under %
       expect(await open(wire, 1, '/b/client-closes')).toBe('200');
       wire.send(data(1, text('hello')));
       await wire.waitFor(isDataOn(1), 5000, 'the echo');
-      const closedAt = Date.now();
-      wire.send(data(1, closeFrame(1000, 'bye')));
-      await wire.waitFor(isRst(1), 3000, 'RST_STREAM after the closing handshake');
+      const closedAt = await closeLikeFirefox(wire, 1, 1000, 'bye');
       expect(trace(wire, 1)).toEqual(['HEADERS 200', 'text hello', 'Close 1000', 'END_STREAM', 'RST_STREAM NO_ERROR']);
       const [record] = await recordsWithin(gw, { path: '/b/client-closes' }, 1, closedAt);
       expect(record).toMatchObject({ transport: 'h2', outcome: 'ok', end: 'clean', reset_after_close: true });
       expect(record!.reset_code).toBeUndefined();
-      // The backend saw the whole handshake and a FIN, never a reset.
-      const conn = backend.conns.find((c) => c.path.endsWith('/client-closes'))!;
-      await expect.poll(() => conn.closed).toBe(true);
-      expect([conn.closeCode, conn.fin, conn.error]).toEqual([1000, true, undefined]);
+      await expectBackendClosedCleanly(backend, '/client-closes', 1000);
       expect(wire.errors()).toEqual(['RST_STREAM(1, NO_ERROR)']);
     } finally {
       wire.destroy();
@@ -168,15 +181,11 @@ describe.each(RUNTIMES)('closing handshake without the client END_STREAM under %
       wire.send(data(1, text('close 4001 later')));
       // RFC 6455 §7.1.1: the backend ends its TCP connection only after the client's Close.
       await wire.waitFor(isDataOn(1), 5000, "the backend's Close");
-      const closedAt = Date.now();
-      wire.send(data(1, closeFrame(4001, 'later')));
-      await wire.waitFor(isRst(1), 3000, 'RST_STREAM after the closing handshake');
+      const closedAt = await closeLikeFirefox(wire, 1, 4001, 'later');
       expect(trace(wire, 1)).toEqual(['HEADERS 200', 'Close 4001', 'END_STREAM', 'RST_STREAM NO_ERROR']);
       const [record] = await recordsWithin(gw, { path: '/b/backend-closes' }, 1, closedAt);
       expect(record).toMatchObject({ end: 'clean', reset_after_close: true });
-      const conn = backend.conns.find((c) => c.path.endsWith('/backend-closes'))!;
-      await expect.poll(() => conn.closed).toBe(true);
-      expect([conn.closeCode, conn.fin, conn.error]).toEqual([4001, true, undefined]);
+      await expectBackendClosedCleanly(backend, '/backend-closes', 4001);
     } finally {
       wire.destroy();
     }
@@ -208,9 +217,7 @@ describe.each(RUNTIMES)('closing handshake without the client END_STREAM under %
       expect(await open(wire, 1, `/${api}`)).toBe('200');
       wire.send(data(1, text('hello')));
       await wire.waitFor(isDataOn(1), 5000, 'the echo');
-      let closedAt = Date.now();
-      wire.send(data(1, closeFrame(1000, 'bye')));
-      await wire.waitFor(isRst(1), 3000, 'RST_STREAM after the closing handshake');
+      let closedAt = await closeLikeFirefox(wire, 1, 1000, 'bye');
       expect(trace(wire, 1)).toEqual(['HEADERS 200', 'text hello', 'Close 1000', 'END_STREAM', 'RST_STREAM NO_ERROR']);
       await recordsWithin(fixture, { path: `/${api}`, backend: 'in-process', end: 'clean', close_code: 1000, reset_after_close: true }, 1, closedAt);
 
@@ -218,9 +225,7 @@ describe.each(RUNTIMES)('closing handshake without the client END_STREAM under %
       expect(await open(wire, 3, `/${api}`)).toBe('200');
       wire.send(data(3, text('close 4001 bye')));
       await wire.waitFor(isDataOn(3), 5000, "the server's Close");
-      closedAt = Date.now();
-      wire.send(data(3, closeFrame(4001, 'bye')));
-      await wire.waitFor(isRst(3), 3000, 'RST_STREAM after the closing handshake');
+      closedAt = await closeLikeFirefox(wire, 3, 4001, 'bye');
       expect(trace(wire, 3)).toEqual(['HEADERS 200', 'Close 4001', 'END_STREAM', 'RST_STREAM NO_ERROR']);
       await recordsWithin(fixture, { path: `/${api}`, end: 'clean', close_code: 4001, reset_after_close: true }, 1, closedAt);
       expect(wire.errors()).toEqual(['RST_STREAM(1, NO_ERROR)', 'RST_STREAM(3, NO_ERROR)']);
