@@ -63,6 +63,7 @@ Config file (every field optional):
       "backendUpgradeMs": ${DEFAULT_TIMEOUTS.backendUpgradeMs},
       "idleMs": ${DEFAULT_TIMEOUTS.idleMs},
       "drainMs": ${DEFAULT_TIMEOUTS.drainMs},
+      "closeGraceMs": ${DEFAULT_TIMEOUTS.closeGraceMs},
       "pingIntervalMs": ${DEFAULT_TIMEOUTS.pingIntervalMs}
     },
     "admin": { "listen": "127.0.0.1:9100", "metrics": true, "status": true },
