@@ -80,6 +80,7 @@ Config file (every field optional):
       "backendUpgradeMs": ${DEFAULT_TIMEOUTS.backendUpgradeMs},
       "idleMs": ${DEFAULT_TIMEOUTS.idleMs},
       "drainMs": ${DEFAULT_TIMEOUTS.drainMs},
+      "closeGraceMs": ${DEFAULT_TIMEOUTS.closeGraceMs},
       "pingIntervalMs": ${DEFAULT_TIMEOUTS.pingIntervalMs},
       "upstreamResponseMs": ${DEFAULT_TIMEOUTS.upstreamResponseMs}
     },

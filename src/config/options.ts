@@ -28,6 +28,12 @@ export interface Timeouts {
   /** The graceful-shutdown deadline for open tunnels. */
   readonly drainMs: number;
   /**
+   * After a WebSocket's closing handshake (a Close frame each way, RFC 6455 §7.1.1) and
+   * h2ws's END_STREAM, how long h2ws waits for the HTTP/2 client's END_STREAM before it
+   * ends the stream with RST_STREAM NO_ERROR (RFC 9113 §8.1). Firefox never sends one.
+   */
+  readonly closeGraceMs: number;
+  /**
    * HTTP/2 PING interval; a session that leaves a PING unanswered for a whole interval is
    * closed (a vanished peer, or a session nghttp2 already ended with GOAWAY). 0 turns it off.
    */
@@ -104,6 +110,7 @@ export const DEFAULT_TIMEOUTS: Timeouts = Object.freeze({
   backendUpgradeMs: 10_000,
   idleMs: 0,
   drainMs: 30_000,
+  closeGraceMs: 250,
   pingIntervalMs: 30_000,
   upstreamResponseMs: 60_000,
 });

@@ -23,6 +23,7 @@ export const timeoutsSchema = z.strictObject({
   backendUpgradeMs: positiveInt.optional(),
   idleMs: nonNegativeInt.optional(),
   drainMs: nonNegativeInt.optional(),
+  closeGraceMs: nonNegativeInt.max(60_000).optional(),
   pingIntervalMs: nonNegativeInt.optional(),
   upstreamResponseMs: positiveInt.optional(),
 });
@@ -112,7 +113,7 @@ export interface ConfigFile {
   /** See `Limits`; each field falls back to `DEFAULT_LIMITS`. */
   limits?: Partial<Record<'maxTunnels' | 'maxStreamsPerConnection' | 'maxHeaderListSize' | 'maxBufferedBytesPerTunnel', number>>;
   /** See `Timeouts`; each field falls back to `DEFAULT_TIMEOUTS`. */
-  timeouts?: Partial<Record<'handshakeMs' | 'backendConnectMs' | 'backendUpgradeMs' | 'idleMs' | 'drainMs' | 'pingIntervalMs' | 'upstreamResponseMs', number>>;
+  timeouts?: Partial<Record<'handshakeMs' | 'backendConnectMs' | 'backendUpgradeMs' | 'idleMs' | 'drainMs' | 'closeGraceMs' | 'pingIntervalMs' | 'upstreamResponseMs', number>>;
   /** A separate admin listener, and which admin endpoints are on. */
   admin?: { listen?: string; metrics?: boolean; status?: boolean };
   /** Log level and format, as `--log-level` and `--log-format`. */

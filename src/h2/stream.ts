@@ -38,6 +38,8 @@ export interface StreamHost {
   sendData(stream: H2Stream): void;
   /** Sends RST_STREAM with this code. */
   sendReset(stream: H2Stream, code: number): void;
+  /** Lets a stream in its close grace give its concurrency slot to a new stream. */
+  yieldSlot(stream: H2Stream): void;
   /** Credits consumed bytes back to the peer with WINDOW_UPDATE. */
   credit(stream: H2Stream, bytes: number): void;
   /** The peer's address. */
@@ -254,6 +256,18 @@ export class H2Stream implements StreamCallbacks {
   reset(code: number): void {
     if (this.state === StreamState.CLOSED) return;
     this.host.sendReset(this, code);
+  }
+
+  /**
+   * The owner's exchange on this stream is over (its response is complete) and it only waits
+   * for the peer's END_STREAM. Should a new peer stream find SETTINGS_MAX_CONCURRENT_STREAMS
+   * reached, the connection ends this stream with RST_STREAM NO_ERROR (RFC 9113 §8.1) and
+   * takes the new one, rather than refuse it: a peer that forgets a stream once it has the
+   * response (Firefox after a WebSocket's closing handshake) counts the slot as free already.
+   */
+  yieldSlot(): void {
+    if (this.state === StreamState.CLOSED) return;
+    this.host.yieldSlot(this);
   }
 
   /** Stops delivering DATA and stops crediting the window: the peer stalls (RFC 9113 §5.2). */

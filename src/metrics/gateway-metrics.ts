@@ -71,6 +71,8 @@ export interface TunnelTotals {
   readonly bytesToClient: number;
   /** Milliseconds; whole milliseconds keep the duration sum exact. */
   readonly durationMs: number;
+  /** h2ws ended the client's stream with RST_STREAM NO_ERROR after the closing handshake. */
+  readonly resetAfterClose?: boolean;
 }
 
 /** What {@link GatewayMetrics} starts with. */
@@ -119,6 +121,13 @@ export class GatewayMetrics {
     divisor: 1000, // observed in milliseconds
   });
 
+  /** `h2ws_tunnel_resets_after_close_total`: clean tunnels ended with RST_STREAM NO_ERROR after the close grace. */
+  readonly resetsAfterClose: Counter<'route'> = this.registry.counter({
+    name: 'h2ws_tunnel_resets_after_close_total',
+    help: 'Tunnels closed cleanly whose HTTP/2 client sent no END_STREAM after the WebSocket closing handshake; h2ws ended the stream with RST_STREAM NO_ERROR after timeouts.closeGraceMs (RFC 9113 §8.1).',
+    labelNames: ['route'],
+  });
+
   /** `h2ws_resets_total`: RST_STREAM frames by error code and side. */
   readonly resets: Counter<'code' | 'side'> = this.registry.counter({
     name: 'h2ws_resets_total',
@@ -164,6 +173,7 @@ export class GatewayMetrics {
       for (const outcome of OUTCOMES) this.tunnelsTotal.seed({ route, transport, outcome });
     }
     for (const direction of DIRECTIONS) this.tunnelBytes.seed({ route, direction });
+    this.resetsAfterClose.seed({ route });
   }
 
   /** A handshake finished; `route` is the prefix, or undefined for {@link NO_ROUTE}. */
@@ -182,6 +192,7 @@ export class GatewayMetrics {
     this.tunnelBytes.inc({ route, direction: 'to_backend' }, totals.bytesToBackend);
     this.tunnelBytes.inc({ route, direction: 'to_client' }, totals.bytesToClient);
     this.tunnelDuration.observe({ route }, totals.durationMs);
+    if (totals.resetAfterClose === true) this.resetsAfterClose.inc({ route });
   }
 
   /** An RST_STREAM with this error code (RFC 9113 §6.4). */

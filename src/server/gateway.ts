@@ -306,7 +306,7 @@ export class Gateway {
       this.#report({ transport: 'h2', client: peerAddress, path, route: undefined, outcome: rejection.outcome, status: rejection.status, message: rejection.message, ...(rejection.h2Code !== undefined && { h2Code: rejection.h2Code }) });
       return;
     }
-    this.#open(checked.request, h2Client(stream, checked.request, this.#secure, stream.remotePort));
+    this.#open(checked.request, h2Client(stream, checked.request, { secure: this.#secure, closeGraceMs: this.options.timeouts.closeGraceMs }));
   }
 
   #onUpgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer): void {
@@ -428,6 +428,7 @@ export class Gateway {
       backendConnectMs: timeouts.backendConnectMs,
       backendUpgradeMs: timeouts.backendUpgradeMs,
       maxBufferedBytes: limits.maxBufferedBytesPerTunnel,
+      closeGraceMs: timeouts.closeGraceMs,
       h2Pool: this.#backendPool,
     }).then(
       (result) => {

@@ -113,6 +113,8 @@ export class Telemetry {
       end,
       close_code: e.closeCode,
       reset_code: e.resetCode === undefined ? undefined : h2ErrorName(e.resetCode),
+      // The client sent no END_STREAM after the closing handshake (close-grace.ts).
+      reset_after_close: e.resetAfterClose === true ? true : undefined,
       bytes_to_backend: e.bytesToBackend,
       bytes_to_client: e.bytesToClient,
       duration_ms: e.durationMs,

@@ -146,6 +146,8 @@ export async function startCountingProxy(targetPort: number): Promise<CountingPr
     accepted++;
     const upstream = net.connect(targetPort, '127.0.0.1');
     for (const s of [client, upstream]) {
+      // Relayed as they come: Nagle's algorithm would hold small frames back for an ACK.
+      s.setNoDelay(true);
       open.add(s);
       s.on('close', () => open.delete(s));
       s.on('error', () => {
