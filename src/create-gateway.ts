@@ -67,7 +67,7 @@ function resolveConfig(config: GatewayConfig): { options: GatewayOptions; inProc
   const backends: Record<string, string | RouteConfig> = {};
   const inProcess: Record<string, InProcessRoute> = {};
   for (const [prefix, value] of Object.entries(routes ?? {})) {
-    if (typeof value === 'string' || (typeof value === 'object' && value !== null && typeof (value as { backend?: unknown }).backend === 'string')) {
+    if (typeof value === 'string' || isRouteConfig(value)) {
       backends[prefix] = value as string | RouteConfig;
       continue;
     }
@@ -104,4 +104,11 @@ function isInProcessRoute(value: unknown): value is InProcessRoute {
   if (typeof value === 'function') return true;
   if (typeof value !== 'object' || value === null) return false;
   return typeof (value as { handler?: unknown }).handler === 'function' || typeof (value as { handleUpgrade?: unknown }).handleUpgrade === 'function';
+}
+
+/** A route object of the config file: a WebSocket backend, an HTTP upstream or static files. */
+function isRouteConfig(value: unknown): value is RouteConfig {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return typeof v.backend === 'string' || typeof v.http === 'string' || typeof v.static === 'string';
 }

@@ -20,14 +20,22 @@ export interface H2wsErrorDetails {
   cause?: unknown;
 }
 
+/** Every error h2ws raises: a stable `code` (see {@link ErrorCode}) and, where it applies, the HTTP status, HTTP/2 error code, WebSocket close code or config field. Branded with `Symbol.for`, so `instanceof` holds across two copies of the library (JSR and npm). */
 export class H2wsError extends Error {
+  /** One of {@link ErrorCode}: stable across releases, for code to branch on. */
   readonly code: string;
+  /** The HTTP status the client got, when there was one. */
   readonly status?: number;
+  /** The HTTP/2 error code a stream was reset with (RFC 9113 §7), when it was. */
   readonly h2Code?: number;
+  /** The WebSocket close code (RFC 6455 §7.4.1), when a socket was closed. */
   readonly closeCode?: number;
+  /** The config field or command-line flag the error is about (`H2WS_ERR_CONFIG`). */
   readonly field?: string;
+  /** The brand behind `instanceof`. */
   readonly [BRAND] = true;
 
+  /** Makes an error with a stable code, a one-line message and its details. */
   constructor(code: string, message: string, details: H2wsErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
     this.name = 'H2wsError';
@@ -38,6 +46,7 @@ export class H2wsError extends Error {
     if (details.field !== undefined) this.field = details.field;
   }
 
+  /** True for any H2wsError, from this copy of the library or another one. */
   static override [Symbol.hasInstance](value: unknown): boolean {
     return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
   }

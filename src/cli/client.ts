@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { type ClientWebSocket, connect, type ConnectOptions } from '../client/connect.ts';
+import { type FlagTable, readFlags } from '../config/flags.ts';
 import { ErrorCode, H2wsError } from '../errors.ts';
 
 export const CLIENT_HELP = `h2ws client: a WebSocket client that speaks RFC 8441 (WebSocket over HTTP/2)
@@ -34,66 +35,59 @@ function fail(field: string, message: string): never {
   throw new H2wsError(ErrorCode.CONFIG, message, { field });
 }
 
+/** The flags of `h2ws client`; docs/cli.md documents each. */
+export const CLIENT_FLAGS = {
+  protocol: { takes: 'value' },
+  header: { takes: 'value' },
+  transport: { takes: 'value' },
+  'show-transport': { takes: 'switch' },
+  ca: { takes: 'value' },
+  insecure: { takes: 'switch' },
+  help: { takes: 'switch', short: 'h' },
+} as const satisfies FlagTable;
+
 /** Parses `h2ws client …` arguments; throws H2WS_ERR_CONFIG naming the flag. */
 export function parseClientArgs(argv: readonly string[]): ClientArgs | 'help' {
-  let url: string | undefined;
+  const { flags, positionals } = readFlags(argv, CLIENT_FLAGS, 'h2ws client');
+  if (flags.some((f) => f.name === 'help')) return 'help';
   const protocols: string[] = [];
   const headers: Record<string, string> = {};
   let transport: 'auto' | 'h2' | 'h1' = 'auto';
   let showTransport = false;
   let ca: string | undefined;
   let insecure = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
-    const flag = eq === -1 ? arg : arg.slice(0, eq);
-    const value = (): string => {
-      if (eq !== -1) return arg.slice(eq + 1);
-      const next = argv[++i];
-      if (next === undefined || next.startsWith('--')) fail(flag, `${flag} needs a value`);
-      return next;
-    };
-    switch (flag) {
-      case '--help':
-      case '-h':
-        return 'help';
-      case '--protocol':
-        protocols.push(value());
+  for (const { name, value = '' } of flags) {
+    switch (name as keyof typeof CLIENT_FLAGS) {
+      case 'protocol':
+        protocols.push(value);
         break;
-      case '--header': {
-        const h = value();
-        const colon = h.indexOf(':');
-        if (colon <= 0) fail('--header', `--header "${h}" is not "Name: value"`);
-        headers[h.slice(0, colon).trim().toLowerCase()] = h.slice(colon + 1).trim();
+      case 'header': {
+        const colon = value.indexOf(':');
+        if (colon <= 0) fail('--header', `--header "${value}" is not "Name: value"`);
+        headers[value.slice(0, colon).trim().toLowerCase()] = value.slice(colon + 1).trim();
         break;
       }
-      case '--transport': {
-        const t = value();
-        if (t !== 'auto' && t !== 'h2' && t !== 'h1') fail('--transport', `--transport "${t}" is not auto, h2 or h1`);
-        transport = t;
+      case 'transport':
+        if (value !== 'auto' && value !== 'h2' && value !== 'h1') fail('--transport', `--transport "${value}" is not auto, h2 or h1`);
+        transport = value;
         break;
-      }
-      case '--show-transport':
+      case 'show-transport':
         showTransport = true;
         break;
-      case '--insecure':
+      case 'insecure':
         insecure = true;
         break;
-      case '--ca': {
-        const file = value();
+      case 'ca':
         try {
-          ca = readFileSync(file, 'utf8');
+          ca = readFileSync(value, 'utf8');
         } catch (err) {
-          fail('--ca', `--ca: cannot read "${file}" (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+          fail('--ca', `--ca: cannot read "${value}" (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
         }
         break;
-      }
-      default:
-        if (arg.startsWith('-')) fail(flag, `unknown flag ${flag}; run h2ws client --help`);
-        if (url !== undefined) fail('URL', `unexpected argument "${arg}"; give one URL`);
-        url = arg;
     }
   }
+  if (positionals.length > 1) fail('URL', `unexpected argument "${positionals[1]}"; give one URL`);
+  const url = positionals[0];
   if (url === undefined) fail('URL', 'h2ws client needs a URL, e.g. h2ws client wss://localhost:8443/ws/echo');
   if (!/^(wss?|https?):\/\//i.test(url)) fail('URL', `"${url}" must start with ws://, wss://, http:// or https://`);
   return {

@@ -4,7 +4,8 @@ export const HELP = `h2ws: WebSocket over HTTP/2 (RFC 8441) gateway to HTTP/1.1 
 
 Usage:
   h2ws [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE | --self-signed]
-       [--backend WS_URL] [--route PATH_PREFIX=WS_URL]... [--config FILE.json]
+       [--backend WS_URL] [--http-backend HTTP_URL] [--static DIR] [--rewrite-host]
+       [--route PATH_PREFIX=WS_URL|HTTP_URL]... [--config FILE.json]
        [--trusted-proxy ADDR]... [--admin-listen HOST:PORT] [--no-metrics]
        [--log-level LEVEL] [--log-format json|pretty] [--workers N|auto]
        [--help] [--version]
@@ -20,7 +21,18 @@ Options:
                          knowledge and HTTP/1.1 on the same port.
   --backend WS_URL       Default route: every WebSocket path goes to this backend
                          (ws://host:port[/path] or wss://...).
-  --route PREFIX=WS_URL  Route paths under PREFIX to WS_URL; repeatable. The longest
+  --http-backend HTTP_URL
+                         Default HTTP upstream: every request that is not a WebSocket
+                         handshake goes to this app (http://host:port[/path] or https://),
+                         streamed both ways. With --backend on the same path, WebSocket
+                         handshakes go there and everything else here.
+  --static DIR           Serve the files in DIR at / (content types, ETag, ranges); a
+                         missing file goes on to --http-backend, or 404.
+  --rewrite-host         Send HTTP upstreams their own host:port as Host (and the
+                         client's in X-Forwarded-Host). Default: the client's Host.
+  --route PREFIX=URL     Route paths under PREFIX to URL; repeatable. A ws:// or wss://
+                         URL takes WebSocket handshakes, an http:// or https:// URL
+                         takes every other request (both may name one PREFIX). The longest
                          prefix wins, prefixes match whole path segments (case-
                          sensitively), and a path with no route gets 404. Paths are
                          normalized first ("..", "//", %-encoded unreserved characters;
@@ -48,15 +60,20 @@ Options:
   --help                 Show this help.
   --version              Print the version.
 
-With no --backend, --route or --config backend, h2ws starts its embedded demo: an
-echo/chat backend in-process and a demo page at /.
+With no --backend, --http-backend, --static, --route or config route, h2ws starts its
+embedded demo: an echo/chat backend in-process and a demo page at /.
 
 Config file (every field optional):
   {
     "listen": "127.0.0.1:8443",
     "tls": { "cert": "cert.pem", "key": "key.pem" },   or   "selfSigned": true,
     "backend": "ws://127.0.0.1:9000",
-    "routes": { "/chat": "ws://127.0.0.1:9001" },
+    "httpBackend": "http://127.0.0.1:3000",
+    "static": "./public",
+    "rewriteHost": false,
+    "routes": { "/chat": "ws://127.0.0.1:9001", "/api": "http://127.0.0.1:4000",
+                "/live": { "backend": "ws://127.0.0.1:9002", "http": "http://127.0.0.1:4001" },
+                "/docs": { "static": "./docs" } },
     "trustedProxies": ["10.0.0.0/8"],
     "limits": {
       "maxTunnels": ${DEFAULT_LIMITS.maxTunnels},
@@ -70,7 +87,9 @@ Config file (every field optional):
       "backendUpgradeMs": ${DEFAULT_TIMEOUTS.backendUpgradeMs},
       "idleMs": ${DEFAULT_TIMEOUTS.idleMs},
       "drainMs": ${DEFAULT_TIMEOUTS.drainMs},
-      "pingIntervalMs": ${DEFAULT_TIMEOUTS.pingIntervalMs}
+      "closeGraceMs": ${DEFAULT_TIMEOUTS.closeGraceMs},
+      "pingIntervalMs": ${DEFAULT_TIMEOUTS.pingIntervalMs},
+      "upstreamResponseMs": ${DEFAULT_TIMEOUTS.upstreamResponseMs}
     },
     "admin": { "listen": "127.0.0.1:9100", "metrics": true, "status": true },
     "log": { "level": "info", "format": "json" },

@@ -66,8 +66,12 @@ async function runSingle(args: CliArgs, loaded: LoadedConfig): Promise<number> {
       },
     });
   } catch (err) {
-    process.stderr.write(listenFailure(err, options));
     await demo?.close();
+    if (err instanceof H2wsError && err.code === ErrorCode.CONFIG) {
+      process.stderr.write(`h2ws: ${err.message}\n`);
+      return EXIT_USAGE;
+    }
+    process.stderr.write(listenFailure(err, options));
     return 1;
   }
 

@@ -12,6 +12,10 @@ export function readyLines(url: string, options: GatewayOptions, demo: boolean, 
     out += `h2ws: embedded demo: open ${local} in a browser${options.tls !== undefined && 'selfSigned' in options.tls ? ' (self-signed certificate: accept the warning)' : ''}\n`;
   } else {
     for (const route of options.routes) out += `h2ws: route ${route.prefix} → ${route.backend.url}\n`;
+    for (const route of options.httpRoutes ?? []) {
+      const to = [route.static === undefined ? [] : [`files in ${route.static}`], route.upstream === undefined ? [] : [route.upstream.url]].flat().join(', then ');
+      out += `h2ws: http ${route.prefix} → ${to}\n`;
+    }
   }
   return out;
 }

@@ -1,4 +1,5 @@
 import { ErrorCode, H2wsError } from '../errors.ts';
+import { type FlagTable, readFlags } from './flags.ts';
 
 /** The command line, parsed but not yet validated against the config schema. */
 export interface CliArgs {
@@ -9,6 +10,12 @@ export interface CliArgs {
   readonly tlsKey?: string;
   readonly selfSigned: boolean;
   readonly backend?: string;
+  /** `--http-backend URL`: the default HTTP upstream. */
+  readonly httpBackend?: string;
+  /** `--static DIR`: files served at "/". */
+  readonly static?: string;
+  /** `--rewrite-host`: HTTP upstreams get their own host[:port] as Host. */
+  readonly rewriteHost?: boolean;
   /** `--route PREFIX=URL`, in order. */
   readonly routes: ReadonlyArray<readonly [string, string]>;
   readonly config?: string;
@@ -24,61 +31,49 @@ export interface CliArgs {
   readonly checkConfig?: string;
 }
 
-const VALUE_FLAGS = new Set(['--listen', '--tls-cert', '--tls-key', '--backend', '--route', '--config', '--admin-listen', '--log-level', '--log-format', '--trusted-proxy', '--workers', '--check-config']);
-const BOOLEAN_FLAGS = new Set(['--self-signed', '--help', '-h', '--version', '-v', '--no-metrics']);
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
-function fail(field: string, message: string): never {
-  throw new H2wsError(ErrorCode.CONFIG, message, { field });
+/**
+ * Every flag of `h2ws`, one row each: how it is written, and where its value lands in
+ * {@link CliArgs}. A value flag given twice keeps the last value unless its row collects.
+ * docs/cli.md documents each row (test/unit/docs.test.ts checks that it does).
+ */
+export const FLAGS = {
+  listen: { takes: 'value', set: (out, v) => (out.listen = v) },
+  'tls-cert': { takes: 'value', set: (out, v) => (out.tlsCert = v) },
+  'tls-key': { takes: 'value', set: (out, v) => (out.tlsKey = v) },
+  'self-signed': { takes: 'switch', set: (out) => (out.selfSigned = true) },
+  backend: { takes: 'value', set: (out, v) => (out.backend = v) },
+  'http-backend': { takes: 'value', set: (out, v) => (out.httpBackend = v) },
+  static: { takes: 'value', set: (out, v) => (out.static = v) },
+  'rewrite-host': { takes: 'switch', set: (out) => (out.rewriteHost = true) },
+  route: { takes: 'value', set: (out, v) => (out.routes = [...out.routes, splitRoute(v)]) },
+  'trusted-proxy': { takes: 'value', set: (out, v) => (out.trustedProxies = [...(out.trustedProxies ?? []), v]) },
+  config: { takes: 'value', set: (out, v) => (out.config = v) },
+  'admin-listen': { takes: 'value', set: (out, v) => (out.adminListen = v) },
+  'no-metrics': { takes: 'switch', set: (out) => (out.noMetrics = true) },
+  'log-level': { takes: 'value', set: (out, v) => (out.logLevel = v) },
+  'log-format': { takes: 'value', set: (out, v) => (out.logFormat = v) },
+  workers: { takes: 'value', set: (out, v) => (out.workers = v) },
+  'check-config': { takes: 'value', set: (out, v) => (out.checkConfig = v) },
+  help: { takes: 'switch', short: 'h', set: (out) => (out.help = true) },
+  version: { takes: 'switch', short: 'v', set: (out) => (out.version = true) },
+} as const satisfies FlagTable & Record<string, { set(out: Mutable<CliArgs>, value: string): unknown }>;
+
+function splitRoute(value: string): [string, string] {
+  const sep = value.indexOf('=');
+  if (sep <= 0 || sep === value.length - 1) {
+    throw new H2wsError(ErrorCode.CONFIG, `--route "${value}" is not PATH_PREFIX=WS_URL or PATH_PREFIX=HTTP_URL (for example /chat=ws://127.0.0.1:9000)`, { field: '--route' });
+  }
+  return [value.slice(0, sep), value.slice(sep + 1)];
 }
 
 /** Parses argv (without the runtime and script). Throws H2wsError(H2WS_ERR_CONFIG) naming the flag. */
 export function parseArgs(argv: readonly string[]): CliArgs {
-  const out: {
-    help: boolean; version: boolean; selfSigned: boolean; noMetrics: boolean; routes: Array<[string, string]>;
-    listen?: string; tlsCert?: string; tlsKey?: string; backend?: string; config?: string;
-    adminListen?: string; logLevel?: string; logFormat?: string; trustedProxies?: string[]; workers?: string; checkConfig?: string;
-  } = { help: false, version: false, selfSigned: false, noMetrics: false, routes: [] };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
-    const flag = eq === -1 ? arg : arg.slice(0, eq);
-    if (BOOLEAN_FLAGS.has(flag)) {
-      if (eq !== -1) fail(flag, `${flag} takes no value`);
-      if (flag === '--help' || flag === '-h') out.help = true;
-      else if (flag === '--version' || flag === '-v') out.version = true;
-      else if (flag === '--no-metrics') out.noMetrics = true;
-      else out.selfSigned = true;
-      continue;
-    }
-    if (!VALUE_FLAGS.has(flag)) {
-      fail(flag, arg.startsWith('-') ? `unknown flag ${flag}; run h2ws --help for the list` : `unexpected argument "${arg}"; run h2ws --help`);
-    }
-    let value: string | undefined;
-    if (eq !== -1) value = arg.slice(eq + 1);
-    else {
-      value = argv[i + 1];
-      if (value === undefined || value.startsWith('--')) fail(flag, `${flag} needs a value`);
-      i++;
-    }
-    switch (flag) {
-      case '--listen': out.listen = value; break;
-      case '--tls-cert': out.tlsCert = value; break;
-      case '--tls-key': out.tlsKey = value; break;
-      case '--backend': out.backend = value; break;
-      case '--config': out.config = value; break;
-      case '--admin-listen': out.adminListen = value; break;
-      case '--log-level': out.logLevel = value; break;
-      case '--log-format': out.logFormat = value; break;
-      case '--trusted-proxy': (out.trustedProxies ??= []).push(value); break;
-      case '--workers': out.workers = value; break;
-      case '--check-config': out.checkConfig = value; break;
-      case '--route': {
-        const sep = value.indexOf('=');
-        if (sep <= 0 || sep === value.length - 1) fail('--route', `--route "${value}" is not PATH_PREFIX=WS_URL (for example /chat=ws://127.0.0.1:9000)`);
-        out.routes.push([value.slice(0, sep), value.slice(sep + 1)]);
-        break;
-      }
-    }
-  }
+  const { flags, positionals } = readFlags(argv, FLAGS, 'h2ws');
+  const first = positionals[0];
+  if (first !== undefined) throw new H2wsError(ErrorCode.CONFIG, `unexpected argument "${first}"; run h2ws --help`, { field: first });
+  const out: Mutable<CliArgs> = { help: false, version: false, selfSigned: false, noMetrics: false, routes: [] };
+  for (const { name, value } of flags) FLAGS[name as keyof typeof FLAGS].set(out, value ?? '');
   return out;
 }

@@ -1,6 +1,9 @@
 import type { AccessRule } from '../handshake/access.ts';
 import { ErrorCode, H2wsError } from '../errors.ts';
+import { type HttpRoute, parseUpstreamUrl } from '../routing/http-routes.ts';
 import { parseBackendUrl, type Route } from '../routing/route-table.ts';
+
+type HttpRoutePart = { -readonly [K in Exclude<keyof HttpRoute, 'prefix'>]?: HttpRoute[K] };
 import type { CliArgs } from './argv.ts';
 import { parseListenAddress } from './listen-address.ts';
 import { isLogLevel, LOG_LEVELS } from '../log/levels.ts';
@@ -69,6 +72,7 @@ export function resolveOptions(
   }
 
   const routes = new Map<string, Route>();
+  const httpRoutes = new Map<string, HttpRoutePart>();
   const addRoute = (prefix: string, target: string | RouteConfig, field: string) => {
     if (!prefix.startsWith('/')) fail(field, `${field}: route prefix "${prefix}" must start with "/"`);
     // Requests are matched by their normalized path (handshake/path.ts), so a prefix that is
@@ -77,19 +81,42 @@ export function resolveOptions(
     if (!normal.ok || normal.path !== prefix || prefix.includes('?')) {
       fail(field, `${field}: route prefix "${prefix}" is not a normalized path${normal.ok && !prefix.includes('?') ? ` (write "${normal.path}")` : ''}`);
     }
-    const url = typeof target === 'string' ? target : target.backend;
-    const access = mergeAccess(file.access, typeof target === 'string' ? undefined : target.access);
+    // A plain string is a WebSocket backend or, by its scheme, an HTTP upstream.
+    const config: RouteConfig = typeof target !== 'string' ? target : /^https?:/i.test(target) ? { http: target } : { backend: target };
     try {
-      const h2 = typeof target === 'string' ? undefined : target.h2;
-      routes.set(prefix, { prefix, backend: parseBackendUrl(url), ...(access !== undefined && { access }), ...(h2 !== undefined && { h2 }) });
+      if (config.backend !== undefined) {
+        const access = mergeAccess(file.access, config.access);
+        routes.set(prefix, { prefix, backend: parseBackendUrl(config.backend), ...(access !== undefined && { access }), ...(config.h2 !== undefined && { h2: config.h2 }) });
+      }
+      if (config.http !== undefined || config.static !== undefined || config.rewriteHost !== undefined) {
+        // One prefix may be named more than once (--backend and --http-backend, say): the
+        // HTTP side's fields are merged, a later one replacing an earlier one.
+        const part = httpRoutes.get(prefix) ?? {};
+        httpRoutes.set(prefix, {
+          ...part,
+          ...(config.http !== undefined && { upstream: parseUpstreamUrl(config.http) }),
+          ...(config.static !== undefined && { static: config.static }),
+          ...(config.rewriteHost !== undefined && { rewriteHost: config.rewriteHost }),
+        });
+      }
     } catch (err) {
       fail(field, `${field}: ${(err as Error).message}`);
     }
   };
-  if (file.backend !== undefined) addRoute('/', file.backend, 'backend');
+  if (file.backend !== undefined) addRoute('/', { backend: file.backend }, 'backend');
+  if (file.httpBackend !== undefined) addRoute('/', { http: file.httpBackend }, 'httpBackend');
+  if (file.static !== undefined) addRoute('/', { static: file.static }, 'static');
   for (const [prefix, target] of Object.entries(file.routes ?? {})) addRoute(prefix, target, `routes.${prefix}`);
-  if (args.backend !== undefined) addRoute('/', args.backend, '--backend');
+  if (args.backend !== undefined) addRoute('/', { backend: args.backend }, '--backend');
+  if (args.httpBackend !== undefined) addRoute('/', { http: args.httpBackend }, '--http-backend');
+  if (args.static !== undefined) addRoute('/', { static: args.static }, '--static');
   for (const [prefix, url] of args.routes) addRoute(prefix, url, '--route');
+  const rewriteHost = args.rewriteHost ?? file.rewriteHost ?? false;
+  const http: HttpRoute[] = [];
+  for (const [prefix, part] of httpRoutes) {
+    if (part.upstream === undefined && part.static === undefined) continue; // rewriteHost alone serves nothing
+    http.push(Object.freeze({ prefix, ...part, rewriteHost: part.rewriteHost ?? rewriteHost }));
+  }
 
   let admin: AdminOptions = { ...DEFAULT_ADMIN, ...file.admin, listen: undefined };
   const adminText = args.adminListen ?? file.admin?.listen;
@@ -121,6 +148,7 @@ export function resolveOptions(
     port: listen.port,
     tls,
     routes: Object.freeze([...routes.values()]),
+    ...(http.length > 0 && { httpRoutes: Object.freeze(http) }),
     access: file.access === undefined ? undefined : Object.freeze({ ...file.access }),
     ...(trustedProxies.length > 0 && { trustedProxies: Object.freeze([...trustedProxies]) }),
     limits: Object.freeze({ ...DEFAULT_LIMITS, ...file.limits }),
@@ -128,5 +156,5 @@ export function resolveOptions(
     admin: Object.freeze(admin),
     log: Object.freeze({ level, format }),
   };
-  return { options: Object.freeze(options), embedded: routes.size === 0 };
+  return { options: Object.freeze(options), embedded: routes.size === 0 && http.length === 0 };
 }

@@ -23,7 +23,9 @@ export const timeoutsSchema = z.strictObject({
   backendUpgradeMs: positiveInt.optional(),
   idleMs: nonNegativeInt.optional(),
   drainMs: nonNegativeInt.optional(),
+  closeGraceMs: nonNegativeInt.max(60_000).optional(),
   pingIntervalMs: nonNegativeInt.optional(),
+  upstreamResponseMs: positiveInt.optional(),
 });
 
 export const accessSchema = z.strictObject({
@@ -55,9 +57,20 @@ export const logSchema = z.strictObject({
   format: z.enum(['json', 'pretty']).optional(),
 });
 
-/** A route written as an object: its backend, and optionally access rules and HTTP/2 to the backend. */
+/**
+ * A route written as an object: its WebSocket backend, its HTTP upstream and static files
+ * (at least one of the three), and optionally access rules and HTTP/2 to the backend.
+ */
 export interface RouteConfig {
-  backend: string;
+  /** The WebSocket backend (`ws://` or `wss://`) for handshakes on this prefix. */
+  backend?: string;
+  /** The HTTP upstream (`http://` or `https://`) for every other request on this prefix (docs/http-proxy.md). */
+  http?: string;
+  /** A directory of files served on this prefix; a missing file goes on to `http`, if any. */
+  static?: string;
+  /** Send the upstream's host[:port] as Host instead of the client's; overrides the top level. */
+  rewriteHost?: boolean;
+  /** Access rules for this route; its fields replace the config's `access` ones. */
   access?: AccessRule;
   /**
    * Reach the backend over HTTP/2 (RFC 8441): "prefer" falls back to HTTP/1.1 per tunnel
@@ -66,23 +79,49 @@ export interface RouteConfig {
   h2?: 'prefer' | 'require';
 }
 
+const routeObjectSchema = z
+  .strictObject({
+    backend: z.string().optional(),
+    http: z.string().optional(),
+    static: z.string().min(1).optional(),
+    rewriteHost: z.boolean().optional(),
+    access: accessSchema.optional(),
+    h2: z.enum(['prefer', 'require']).optional(),
+  })
+  .refine((r) => r.backend !== undefined || r.http !== undefined || r.static !== undefined, { message: 'a route needs "backend", "http" or "static"' });
+
 /** The config file's shape, spelled out (also what JSR's explicit public types need). */
 export interface ConfigFile {
+  /** `HOST:PORT`, `[IPv6]:PORT` or `:PORT`; default 127.0.0.1:8443 with TLS, 127.0.0.1:8080 without. */
   listen?: string;
+  /** Paths to PEM files (in the config file), or PEM text (in `serve()`). */
   tls?: { cert: string; key: string };
+  /** TLS with a certificate made at start-up, for trying out. */
   selfSigned?: boolean;
+  /** The default route (prefix `/`), the same as `--backend`. */
   backend?: string;
+  /** The default HTTP upstream (`--http-backend`): plain requests no other route takes. */
+  httpBackend?: string;
+  /** A directory of files served at "/" (`--static`), before `httpBackend`. */
+  static?: string;
+  /** Send each HTTP upstream its own host[:port] as Host (`--rewrite-host`); default: the client's. */
+  rewriteHost?: boolean;
+  /** Path prefix to a WebSocket backend URL, an HTTP upstream URL, or a {@link RouteConfig}, the same as `--route PREFIX=URL`. */
   routes?: Record<string, string | RouteConfig>;
   /** Access rules for every route; a route's own `access` fields replace these. */
   access?: AccessRule;
   /**
    * Peers (IP addresses or CIDR ranges) whose X-Forwarded-For, Forwarded and X-Real-IP are
-   * kept and extended; everyone else's are replaced (README "Forwarding headers").
+   * kept and extended; everyone else's are replaced (docs/operations.md, "Forwarding headers").
    */
   trustedProxies?: string[];
+  /** See `Limits`; each field falls back to `DEFAULT_LIMITS`. */
   limits?: Partial<Record<'maxTunnels' | 'maxStreamsPerConnection' | 'maxHeaderListSize' | 'maxBufferedBytesPerTunnel', number>>;
-  timeouts?: Partial<Record<'handshakeMs' | 'backendConnectMs' | 'backendUpgradeMs' | 'idleMs' | 'drainMs' | 'pingIntervalMs', number>>;
+  /** See `Timeouts`; each field falls back to `DEFAULT_TIMEOUTS`. */
+  timeouts?: Partial<Record<'handshakeMs' | 'backendConnectMs' | 'backendUpgradeMs' | 'idleMs' | 'drainMs' | 'closeGraceMs' | 'pingIntervalMs' | 'upstreamResponseMs', number>>;
+  /** A separate admin listener, and which admin endpoints are on. */
   admin?: { listen?: string; metrics?: boolean; status?: boolean };
+  /** Log level and format, as `--log-level` and `--log-format`. */
   log?: { level?: LogLevel; format?: 'json' | 'pretty' };
   /** Processes serving the one listening address (`--workers`): a count, or "auto" for one per CPU. */
   workers?: number | 'auto';
@@ -95,8 +134,11 @@ export const configFileSchema: z.ZodType<ConfigFile> = z.strictObject({
   selfSigned: z.boolean().optional(),
   /** The default route, the same as `--backend`. */
   backend: z.string().optional(),
+  httpBackend: z.string().optional(),
+  static: z.string().min(1).optional(),
+  rewriteHost: z.boolean().optional(),
   /** Path prefix → backend URL, the same as `--route PREFIX=URL`. */
-  routes: z.record(z.string(), z.union([z.string(), z.strictObject({ backend: z.string(), access: accessSchema.optional(), h2: z.enum(['prefer', 'require']).optional() })])).optional(),
+  routes: z.record(z.string(), z.union([z.string(), routeObjectSchema])).optional(),
   access: accessSchema.optional(),
   trustedProxies: z.array(trustedProxySchema).optional(),
   limits: limitsSchema.optional(),

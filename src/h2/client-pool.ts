@@ -67,6 +67,8 @@ export class H2SessionPool {
   #closed = false;
 
   /**
+   * Makes an empty pool; connections open on first use, one per origin.
+   *
    * @param options.windows receive windows for what the server sends (RFC 9113 §6.9): `stream`
    *   as SETTINGS_INITIAL_WINDOW_SIZE, `connection` raised with a WINDOW_UPDATE in the
    *   connection preface. Default: the protocol's 65,535 for both.

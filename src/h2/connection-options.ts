@@ -6,7 +6,7 @@ import type { H2Stream } from './stream.ts';
 // The connection's contract with its owner: what it is built with, what it reports, and the
 // budgets of its defences.
 
-/** The defences' budgets (see README "Limits"). */
+/** The defences' budgets (docs/operations.md, "Defences"). */
 export const DEFENCES = Object.freeze({
   /**
    * Rapid reset (CVE-2023-44487): streams the peer resets before h2ws answered them. A

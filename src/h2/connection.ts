@@ -64,6 +64,8 @@ export class H2Connection implements StreamHost {
   readonly #streams = new Map<number, H2Stream>();
   readonly #closedRecently = new RecentlyClosed();
   readonly #ready = new Set<H2Stream>();
+  /** Peer streams whose owner gave their slot up (H2Stream.yieldSlot), oldest first. */
+  readonly #yielded = new Set<H2Stream>();
   readonly #highWater: number;
   readonly #rapidReset: Budget;
   readonly #glitches: Budget;
@@ -386,8 +388,9 @@ export class H2Connection implements StreamHost {
       this.#refuse(id, H2ErrorCode.ENHANCE_YOUR_CALM);
       return;
     }
-    // RFC 9113 §5.1.2: over SETTINGS_MAX_CONCURRENT_STREAMS, REFUSED_STREAM (safe to retry, §8.7).
-    if (this.#peerStreams >= this.local.maxConcurrentStreams) {
+    // RFC 9113 §5.1.2: over SETTINGS_MAX_CONCURRENT_STREAMS, REFUSED_STREAM (safe to retry, §8.7),
+    // unless a stream whose owner is done with it gives its slot up.
+    if (this.#peerStreams >= this.local.maxConcurrentStreams && !this.#reclaimSlot()) {
       this.#refuse(id, H2ErrorCode.REFUSED_STREAM);
       return;
     }
@@ -421,6 +424,20 @@ export class H2Connection implements StreamHost {
       this.#handler.onStream?.(stream, stream.head as RequestHead, stream.state === StreamState.HALF_CLOSED_REMOTE);
       stream.release();
     }
+  }
+
+  /**
+   * Ends the oldest stream that yielded its slot with RST_STREAM NO_ERROR (RFC 9113 §8.1: its
+   * response is complete). A stream whose END_STREAM still waits for flow-control window
+   * cannot be ended yet without cutting its response, so it keeps its slot.
+   */
+  #reclaimSlot(): boolean {
+    for (const stream of this.#yielded) {
+      if (stream.endQueued) continue;
+      this.sendReset(stream, H2ErrorCode.NO_ERROR);
+      return true;
+    }
+    return false;
   }
 
   /** Refuses a new stream before any work: RST_STREAM, remembered as reset by us. */
@@ -655,6 +672,11 @@ export class H2Connection implements StreamHost {
     this.#notify();
   }
 
+  yieldSlot(stream: H2Stream): void {
+    const peerInitiated = (stream.id % 2 === 1) === (this.role === 'server');
+    if (peerInitiated && this.#streams.has(stream.id)) this.#yielded.add(stream);
+  }
+
   /** Credits `bytes` the owner consumed back to the peer (RFC 9113 §6.9), in batches. */
   credit(stream: H2Stream, bytes: number): void {
     if (bytes <= 0) return;
@@ -818,6 +840,7 @@ export class H2Connection implements StreamHost {
   /** A stream reaches "closed": forget it, free its slot, tell its owner (once). */
   #closed_(stream: H2Stream, close: StreamClose): void {
     if (!this.#streams.delete(stream.id)) return;
+    this.#yielded.delete(stream);
     // RFC 9113 §8.1: RST_STREAM(NO_ERROR) after a complete response only asks the client to stop
     // sending; "clients MUST NOT discard responses as a result of receiving such a RST_STREAM".
     const keepInput = close.code === undefined || (close.code === H2ErrorCode.NO_ERROR && close.by === 'peer' && this.role === 'client' && stream.state === StreamState.HALF_CLOSED_REMOTE);

@@ -17,19 +17,31 @@
 /** Node-style fields: lower-case names, pseudo-headers included, `set-cookie` always an array. */
 export type HeaderRecord = Record<string, string | string[]>;
 
+/** A request head as an HTTP/2 stream received it, validated (RFC 9113 §8.3.1). */
 export interface RequestHead {
+  /** `:method`. */
   readonly method: string;
+  /** `:scheme`. */
   readonly scheme: string | undefined;
+  /** `:authority`. */
   readonly authority: string | undefined;
+  /** `:path`. */
   readonly path: string | undefined;
+  /** `:protocol` (RFC 8441 §4), on an extended CONNECT. */
   readonly protocol: string | undefined;
+  /** The declared `content-length`, if any. */
   readonly contentLength: number | undefined;
+  /** The regular fields. */
   readonly headers: HeaderRecord;
 }
 
+/** A response head as an HTTP/2 stream received it, validated (RFC 9113 §8.3.2). */
 export interface ResponseHead {
+  /** `:status`. */
   readonly status: number;
+  /** The declared `content-length`, if any. */
   readonly contentLength: number | undefined;
+  /** The regular fields. */
   readonly headers: HeaderRecord;
 }
 

@@ -14,6 +14,7 @@ export const StreamState = {
   HALF_CLOSED_REMOTE: 3,
   CLOSED: 4,
 } as const;
+/** One of {@link StreamState}. */
 export type StreamStateValue = (typeof StreamState)[keyof typeof StreamState];
 
 export const STATE_NAMES: Readonly<Record<StreamStateValue, string>> = ['idle', 'open', 'half-closed (local)', 'half-closed (remote)', 'closed'];

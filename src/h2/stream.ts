@@ -32,11 +32,19 @@ export interface StreamCallbacks {
 
 /** The connection a stream belongs to, as the stream sees it (implemented by H2Connection). */
 export interface StreamHost {
+  /** Sends HEADERS (and CONTINUATION) for the stream. */
   sendHeaders(stream: H2Stream, fields: readonly string[], endStream: boolean): void;
+  /** Sends what the windows allow of the queued DATA. */
   sendData(stream: H2Stream): void;
+  /** Sends RST_STREAM with this code. */
   sendReset(stream: H2Stream, code: number): void;
+  /** Lets a stream in its close grace give its concurrency slot to a new stream. */
+  yieldSlot(stream: H2Stream): void;
+  /** Credits consumed bytes back to the peer with WINDOW_UPDATE. */
   credit(stream: H2Stream, bytes: number): void;
+  /** The peer's address. */
   readonly remoteAddress: string | undefined;
+  /** The peer's port. */
   readonly remotePort: number | undefined;
 }
 
@@ -47,13 +55,20 @@ export interface StreamHost {
  * so the peer's sending stops there, RFC 9113 §5.2).
  */
 export class H2Stream implements StreamCallbacks {
+  /** See {@link StreamCallbacks.onData}. */
   onData: StreamCallbacks['onData'] = undefined;
+  /** See {@link StreamCallbacks.onEnd}. */
   onEnd: StreamCallbacks['onEnd'] = undefined;
+  /** See {@link StreamCallbacks.onResponse}. */
   onResponse: StreamCallbacks['onResponse'] = undefined;
+  /** See {@link StreamCallbacks.onTrailers}. */
   onTrailers: StreamCallbacks['onTrailers'] = undefined;
+  /** See {@link StreamCallbacks.onDrain}. */
   onDrain: StreamCallbacks['onDrain'] = undefined;
+  /** See {@link StreamCallbacks.onClose}. */
   onClose: StreamCallbacks['onClose'] = undefined;
 
+  /** The stream state (RFC 9113 §5.1), driven by the connection. */
   state: StreamStateValue = StreamState.IDLE;
   /** What the peer may still send us on this stream (RFC 9113 §6.9). */
   recvWindow: number;
@@ -63,7 +78,9 @@ export class H2Stream implements StreamCallbacks {
   unacked = 0;
   /** Outgoing DATA waiting for window: chunks, and the offset into the first one. */
   outQueue: Uint8Array[] = [];
+  /** How far into the first queued chunk has been sent. */
   outOffset = 0;
+  /** Queued outgoing bytes in all. */
   outBytes = 0;
   /** end() was called: END_STREAM goes out after the queued bytes. */
   endQueued = false;
@@ -71,7 +88,9 @@ export class H2Stream implements StreamCallbacks {
   wantDrain = false;
   /** DATA held back while paused. */
   inQueue: Uint8Array[] | undefined = undefined;
+  /** The peer's END_STREAM, held back while paused. */
   inEndQueued = false;
+  /** Reading is paused: DATA is held and the window is not credited. */
   paused = false;
   /** Held by the connection until its owner has been told of it (new streams, see H2Connection). */
   held = false;
@@ -83,18 +102,22 @@ export class H2Stream implements StreamCallbacks {
   resetAfterEnd = false;
   /** Trailers queued behind DATA (sent once the queue is empty). */
   pendingTrailers: readonly string[] | undefined = undefined;
+  /** The HEADERS frame has gone out. */
   headersSent = false;
   /** The response (client) or the request (server) has arrived. */
   headReceived = false;
   /** RFC 9113 §8.1.1: the declared content-length, checked against the DATA received. */
   expectedLength: number | undefined = undefined;
+  /** DATA bytes received, for the content-length check. */
   receivedLength = 0;
+  /** How the stream closed, once it has. */
   closeInfo: StreamClose | undefined = undefined;
   /** Server side: the request head; client side: the response head once it arrives. */
   head: RequestHead | ResponseHead | undefined = undefined;
   /** Anything the owner wants to keep with the stream. */
   context: unknown = undefined;
 
+  /** Made by the connection when a stream opens; applications get streams, never build them. */
   constructor(
     readonly id: number,
     readonly host: StreamHost,
@@ -111,10 +134,12 @@ export class H2Stream implements StreamCallbacks {
     return this.host.remoteAddress;
   }
 
+  /** The peer's port. */
   get remotePort(): number | undefined {
     return this.host.remotePort;
   }
 
+  /** True once the stream is closed (RFC 9113 §5.1). */
   get closed(): boolean {
     return this.state === StreamState.CLOSED;
   }
@@ -231,6 +256,18 @@ export class H2Stream implements StreamCallbacks {
   reset(code: number): void {
     if (this.state === StreamState.CLOSED) return;
     this.host.sendReset(this, code);
+  }
+
+  /**
+   * The owner's exchange on this stream is over (its response is complete) and it only waits
+   * for the peer's END_STREAM. Should a new peer stream find SETTINGS_MAX_CONCURRENT_STREAMS
+   * reached, the connection ends this stream with RST_STREAM NO_ERROR (RFC 9113 §8.1) and
+   * takes the new one, rather than refuse it: a peer that forgets a stream once it has the
+   * response (Firefox after a WebSocket's closing handshake) counts the slot as free already.
+   */
+  yieldSlot(): void {
+    if (this.state === StreamState.CLOSED) return;
+    this.host.yieldSlot(this);
   }
 
   /** Stops delivering DATA and stops crediting the window: the peer stalls (RFC 9113 §5.2). */

@@ -2,6 +2,8 @@ import { Duplex } from 'node:stream';
 import { h2AcceptHeaders } from '../handshake/client-response.ts';
 import { parseResponseHead } from '../handshake/backend-response.ts';
 import { passThroughHeaders } from '../handshake/client-response.ts';
+import { CloseGrace, closingHandshakeDone } from '../tunnel/close-grace.ts';
+import { FrameBoundary } from '../tunnel/frame-boundary.ts';
 import { H2ErrorCode } from './error-codes.ts';
 import type { H2Stream } from './stream.ts';
 
@@ -19,7 +21,10 @@ export interface H2Answer {
  * TCP connection would. The first write is the HTTP/1.1 response head; it becomes the
  * stream's response: 101 becomes 200 with the negotiated subprotocol and extensions, any
  * other status is sent as is with its body. Later writes are DATA; `end()` is END_STREAM;
- * `destroy()` before a clean end is RST_STREAM CANCEL (RFC 9113 §8.5, abort).
+ * `destroy()` before a clean end is RST_STREAM CANCEL (RFC 9113 §8.5, abort). Once the
+ * closing handshake is over and END_STREAM is sent, a client that sends no END_STREAM of its
+ * own gets RST_STREAM NO_ERROR after `closeGraceMs`, and the socket ends cleanly
+ * (tunnel/close-grace.ts).
  */
 export class H2UpgradedStream extends Duplex {
   readonly stream: H2Stream;
@@ -28,15 +33,24 @@ export class H2UpgradedStream extends Duplex {
   bytesRead = 0;
   bytesWritten = 0;
   #onAnswer: ((answer: H2Answer) => void) | undefined;
+  /** RFC 6455 frames each way, to see the closing handshake (only Close frames matter). */
+  readonly #fromClient = new FrameBoundary();
+  readonly #toClient = new FrameBoundary();
+  readonly #closeGraceMs: number | undefined;
+  #closeGrace: CloseGrace | undefined;
 
-  constructor(stream: H2Stream, onAnswer?: (answer: H2Answer) => void) {
+  /** `closeGraceMs` undefined: wait for the client's END_STREAM for ever. */
+  constructor(stream: H2Stream, onAnswer?: (answer: H2Answer) => void, closeGraceMs?: number) {
     // allowHalfOpen: END_STREAM from the client must not end our side (RFC 9113 §8.5).
     super({ allowHalfOpen: true });
     this.stream = stream;
     this.#onAnswer = onAnswer;
+    this.#closeGraceMs = closeGraceMs;
     stream.pause();
     stream.onData = (chunk) => {
       this.bytesRead += chunk.length;
+      this.#fromClient.push(chunk);
+      if (this.#fromClient.closeSeen) this.#closing();
       // Backpressure: a paused h2 stream stops WINDOW_UPDATEs, so the peer's window closes.
       if (!this.push(asBuffer(chunk))) stream.pause();
     };
@@ -44,7 +58,10 @@ export class H2UpgradedStream extends Duplex {
     // later microtasks): ws ends its side as soon as it reads the end.
     stream.onEnd = () => setImmediate(pushEnd, this);
     stream.onClose = (close) => {
-      if (close.code !== undefined || !this.writableFinished) this.destroy();
+      this.#closeGrace?.cancel();
+      // Released after the closing handshake: the client will send nothing more, a clean end.
+      if (this.resetAfterClose) setImmediate(pushEnd, this);
+      else if (close.code !== undefined || !this.writableFinished) this.destroy();
     };
     stream.onDrain = () => this.#drained();
     if (stream.closed) queueMicrotask(() => this.destroy());
@@ -53,6 +70,22 @@ export class H2UpgradedStream extends Duplex {
   /** The RST_STREAM code the stream closed with, if it was reset. */
   get rstCode(): number | undefined {
     return this.stream.closeInfo?.code;
+  }
+
+  /** The client sent no END_STREAM after the closing handshake; h2ws sent RST_STREAM NO_ERROR. */
+  get resetAfterClose(): boolean {
+    const close = this.stream.closeInfo;
+    return this.#closeGrace !== undefined && close?.code === H2ErrorCode.NO_ERROR && close.by === 'local';
+  }
+
+  /** Starts the close grace once a Close frame has passed each way and END_STREAM is queued. */
+  #closing(): void {
+    const { stream } = this;
+    if (this.#closeGraceMs === undefined || this.#closeGrace !== undefined || stream.closed) return;
+    if (!closingHandshakeDone(this.#fromClient, this.#toClient, stream.localEnded)) return;
+    // RFC 9113 §8.1: RST_STREAM NO_ERROR after the complete response (sent after END_STREAM).
+    this.#closeGrace = new CloseGrace(this.#closeGraceMs, () => stream.reset(H2ErrorCode.NO_ERROR));
+    stream.yieldSlot();
   }
 
   get remoteAddress(): string | undefined {
@@ -83,12 +116,14 @@ export class H2UpgradedStream extends Duplex {
       return;
     }
     this.bytesWritten += chunk.length;
+    this.#toClient.push(chunk);
     if (stream.write(chunk)) callback();
     else this.#pendingWrite = callback;
   }
 
   override _final(callback: (error?: Error | null) => void): void {
     this.stream.end();
+    this.#closing();
     callback();
   }
 
@@ -118,6 +153,7 @@ export class H2UpgradedStream extends Duplex {
       const rest = bytes.subarray(head.length);
       if (rest.length > 0) {
         this.bytesWritten += rest.length;
+        this.#toClient.push(rest);
         stream.write(rest);
       }
     } else {

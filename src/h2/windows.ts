@@ -15,6 +15,7 @@ export const MAX_WINDOW = 2 ** 31 - 1;
 /** The connection window spans this many full stream windows. */
 const STREAMS_PER_CONNECTION_WINDOW = 4;
 
+/** HTTP/2 receive windows (RFC 9113 §6.9), sized from `limits.maxBufferedBytesPerTunnel`. */
 export interface FlowControlWindows {
   /** SETTINGS_INITIAL_WINDOW_SIZE: what each stream may receive unacknowledged. */
   readonly stream: number;

@@ -17,20 +17,29 @@ export interface ForwardedFor {
  */
 const CLIENT_IDENTITY: ReadonlySet<string> = new Set(['x-forwarded-for', 'forwarded', 'x-real-ip']);
 
+/** What the forwarding fields are built from: a request's end-to-end fields, and how it came. */
+export interface ForwardingSource {
+  /** The request's end-to-end fields (lower-case names). */
+  readonly forwardHeaders: Readonly<Record<string, string>>;
+  /** The peer is in `trustedProxies`: its X-Forwarded-For, Forwarded and X-Real-IP are kept. */
+  readonly trustedProxy?: boolean;
+  /** The protocol the request arrived with, for Via. */
+  readonly transport: 'h2' | 'h1';
+}
+
 /**
- * The request fields h2ws sends the backend besides the handshake's own (lower-case names):
- * the client's offer, its end-to-end fields, and X-Forwarded-For/-Proto, Forwarded and Via.
+ * A request's end-to-end fields with h2ws's hop recorded: X-Forwarded-For/-Proto, Forwarded
+ * (RFC 7239) and Via (RFC 9110 §7.6.3). The WebSocket bridge and the HTTP reverse proxy send
+ * the same ones.
  */
-export function backendFields(request: WebSocketRequest, forwarded: ForwardedFor): Array<[string, string]> {
+export function forwardingFields(source: ForwardingSource, forwarded: ForwardedFor): Array<[string, string]> {
   const fields: Array<[string, string]> = [];
-  if (request.protocols.length > 0) fields.push(['sec-websocket-protocol', request.protocols.join(', ')]);
-  if (request.extensions !== undefined && isSafeFieldValue(request.extensions)) fields.push(['sec-websocket-extensions', request.extensions]);
-  const trusted = request.trustedProxy === true;
-  const previousFor = trusted ? request.forwardHeaders['x-forwarded-for'] : undefined;
-  const previousForwarded = trusted ? request.forwardHeaders.forwarded : undefined;
-  const previousVia = request.forwardHeaders.via;
-  for (const [name, value] of Object.entries(request.forwardHeaders)) {
-    if (name === 'via' || name === 'x-forwarded-for' || name === 'forwarded') continue;
+  const trusted = source.trustedProxy === true;
+  const previousFor = trusted ? source.forwardHeaders['x-forwarded-for'] : undefined;
+  const previousForwarded = trusted ? source.forwardHeaders.forwarded : undefined;
+  const previousVia = source.forwardHeaders.via;
+  for (const [name, value] of Object.entries(source.forwardHeaders)) {
+    if (name === 'via' || name === 'x-forwarded-for' || name === 'forwarded' || name === 'x-forwarded-proto') continue;
     if (!trusted && CLIENT_IDENTITY.has(name)) continue;
     fields.push([name, value]);
   }
@@ -40,8 +49,20 @@ export function backendFields(request: WebSocketRequest, forwarded: ForwardedFor
   const hop = forwardedElement(forwarded);
   fields.push(['forwarded', previousForwarded === undefined ? hop : `${previousForwarded}, ${hop}`]);
   // RFC 9110 §7.6.3: Via records the protocol the request arrived with ("2" or "1.1").
-  const via = `${request.transport === 'h2' ? '2' : '1.1'} h2ws`;
+  const via = `${source.transport === 'h2' ? '2' : '1.1'} h2ws`;
   fields.push(['via', previousVia === undefined ? via : `${previousVia}, ${via}`]);
+  return fields;
+}
+
+/**
+ * The request fields h2ws sends the backend besides the handshake's own (lower-case names):
+ * the client's offer, then its end-to-end fields with the forwarding fields (forwardingFields).
+ */
+export function backendFields(request: WebSocketRequest, forwarded: ForwardedFor): Array<[string, string]> {
+  const fields: Array<[string, string]> = [];
+  if (request.protocols.length > 0) fields.push(['sec-websocket-protocol', request.protocols.join(', ')]);
+  if (request.extensions !== undefined && isSafeFieldValue(request.extensions)) fields.push(['sec-websocket-extensions', request.extensions]);
+  fields.push(...forwardingFields(request, forwarded));
   return fields;
 }
 

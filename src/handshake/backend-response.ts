@@ -6,8 +6,11 @@ import { extensionNames, type HeaderMap, headerValue, splitList } from './header
  * with ", " except Set-Cookie, which stays a list (RFC 9110 §5.3).
  */
 export interface ResponseHead {
+  /** The status code. */
   readonly status: number;
+  /** The reason phrase. */
   readonly reason: string;
+  /** The fields, by lower-case name. */
   readonly headers: Readonly<Record<string, string | readonly string[]>>;
   /** Bytes the head took, including the blank line; what follows belongs to the body or the tunnel. */
   readonly length: number;
@@ -42,10 +45,13 @@ export function parseResponseHead(bytes: Uint8Array): ResponseHead | Error | und
 
 /** What the backend agreed to, once its 101 is verified. */
 export interface Negotiated {
+  /** The subprotocol the backend chose (`Sec-WebSocket-Protocol`), if any. */
   readonly protocol: string | undefined;
+  /** The extensions the backend agreed to (`Sec-WebSocket-Extensions`), if any. */
   readonly extensions: string | undefined;
 }
 
+/** The verdict on a backend's 101: what was negotiated, or why the tunnel fails (502). */
 export type UpgradeVerdict =
   | { readonly ok: true; readonly negotiated: Negotiated }
   | { readonly ok: false; readonly outcome: 'bad_accept' | 'bad_subprotocol' | 'bad_response'; readonly message: string };

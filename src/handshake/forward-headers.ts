@@ -1,4 +1,5 @@
-import { HOP_BY_HOP, type HeaderMap, isSafeFieldValue, splitList } from './headers.ts';
+import type { HeaderMap } from './headers.ts';
+import { endToEndFields } from './hop-by-hop.ts';
 
 /**
  * Fields h2ws sets itself on the backend request, so the client's copies are not forwarded:
@@ -23,15 +24,7 @@ const REBUILT: ReadonlySet<string> = new Set([
  * HTTP/2 may split `cookie` into several fields; they are joined with "; " (RFC 9113 §8.2.3).
  */
 export function forwardableHeaders(headers: HeaderMap): Record<string, string> {
-  const connectionTokens = new Set(splitList(typeof headers.connection === 'string' ? headers.connection : undefined, true));
-  const out: Record<string, string> = {};
-  for (const [name, raw] of Object.entries(headers)) {
-    if (raw === undefined || name.startsWith(':')) continue;
-    const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || REBUILT.has(lower) || connectionTokens.has(lower)) continue;
-    const value = typeof raw === 'string' ? raw : raw.join(lower === 'cookie' ? '; ' : ', ');
-    if (!isSafeFieldValue(value)) continue;
-    out[lower] = value;
-  }
+  const out = endToEndFields(headers);
+  for (const name of REBUILT) delete out[name];
   return out;
 }

@@ -1,6 +1,6 @@
 /**
  * The one request-path policy h2ws applies to WebSocket handshakes, before routing, access
- * rules and forwarding, so that what is checked is what is sent (see the README's
+ * rules and forwarding, so that what is checked is what is sent (see docs/operations.md,
  * "Request paths"). Pure: a request target in, a normalized one or a reason out.
  *
  * 1. The target must start with "/" and be valid percent-encoding (`%` and two hex digits).

@@ -1,7 +1,7 @@
 /**
  * `trustedProxies`: the peers whose forwarding fields (X-Forwarded-For, Forwarded,
  * X-Real-IP) h2ws keeps and extends, the way nginx's `set_real_ip_from` and HAProxy's
- * trusted sources work. Everyone else's are replaced (see the README's "Forwarding headers").
+ * trusted sources work. Everyone else's are replaced (docs/operations.md, "Forwarding headers").
  * Pure: IPv4 and IPv6 addresses and CIDR ranges, no DNS.
  */
 

@@ -30,17 +30,21 @@ export interface HandshakeContext {
   readonly trustedProxy?: boolean;
 }
 
-/** Why a handshake is turned down, and how that looks on the wire (see the README's table). */
+/** Why a handshake is turned down, and how that looks on the wire (docs/behaviour.md, "What each event becomes"). */
 export interface Rejection {
+  /** How metrics and logs count it: `rejected` by h2ws, or `forbidden` by an access rule. */
   readonly outcome: 'rejected' | 'forbidden';
   /** The HTTP status for both transports, unless `h2Code` says to reset instead. */
   readonly status: number;
   /** When set, an h2 client gets RST_STREAM with this code instead of a status (RFC 9113 §8.1.1). */
   readonly h2Code?: number;
+  /** Response fields to send with the status (for example `sec-websocket-version: 13`). */
   readonly headers?: Readonly<Record<string, string>>;
+  /** One line saying why, for logs and the response body. */
   readonly message: string;
 }
 
+/** A checked handshake: the request to route, or how to turn it down. */
 export type HandshakeResult =
   | { readonly ok: true; readonly request: WebSocketRequest }
   | { readonly ok: false; readonly rejection: Rejection };

@@ -7,6 +7,7 @@
  */
 import type { RecordLevel } from './levels.ts';
 
+/** `json` for machines, `pretty` for terminals. */
 export type LogFormat = 'json' | 'pretty';
 
 export interface LogRecord {

@@ -1,6 +1,7 @@
 /** Log levels, least to most severe; `silent` turns logging off. */
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
 
+/** A log level: records below it are dropped; `silent` drops all. */
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** A level a record can carry (nothing is logged "at" silent). */

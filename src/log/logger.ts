@@ -21,11 +21,14 @@ import { isLogLevel, levelRank, type LogLevel, type RecordLevel } from './levels
 export { LOG_LEVELS, isLogLevel, type LogLevel, type RecordLevel } from './levels.ts';
 export type { LogFormat } from './format.ts';
 
+/** A record's fields: flat values are best; Errors, Dates, Maps and bigints are converted. */
 export type LogFields = Readonly<Record<string, unknown>>;
 
+/** What {@link createLogger} takes. */
 export interface LoggerOptions {
   /** Records below this level are dropped; `silent` drops everything. */
   readonly level: LogLevel;
+  /** `json` (one JSON object a line) or `pretty` (a readable line). */
   readonly format: LogFormat;
   /**
    * Receives each record as one line WITHOUT a trailing line feed; the writer adds it (for
@@ -39,17 +42,27 @@ export interface LoggerOptions {
   readonly color?: boolean;
 }
 
+/** Writes structured records: an event name plus fields, one line each. */
 export interface Logger {
+  /** The level below which records are dropped. */
   readonly level: LogLevel;
+  /** A record for debugging (handshakes a client cancelled, for example). */
   debug(event: string, fields?: LogFields): void;
+  /** A record of normal operation (tunnels, lifecycle steps). */
   info(event: string, fields?: LogFields): void;
+  /** A record of a failure outside h2ws (a backend, a misbehaving client). */
   warn(event: string, fields?: LogFields): void;
+  /** A record of a failure of h2ws itself or of an in-process handler. */
   error(event: string, fields?: LogFields): void;
   /** Whether a record at `level` would be written (false for `silent`), to skip costly fields. */
   enabled(level: LogLevel): boolean;
 }
 
-/** @throws RangeError on an unknown level or format (a programming error, caught at startup). */
+/**
+ * Makes a logger that writes each record through `options.write`, as JSON or a readable line.
+ *
+ * @throws RangeError on an unknown level or format (a programming error, caught at startup).
+ */
 export function createLogger(options: LoggerOptions): Logger {
   const { level, format, write } = options;
   if (!isLogLevel(level)) throw new RangeError(`unknown log level ${JSON.stringify(level)}`);

@@ -98,6 +98,25 @@ export function mergeExpositions(texts: readonly string[]): string {
 }
 
 /**
+ * Labels the per-process families of one worker's exposition (`process_*`, `nodejs_*`: CPU,
+ * memory, start time, descriptors, event-loop lag) with `worker`, so merging keeps one series
+ * per process: a sum of start times or of event-loop lags would mean nothing.
+ */
+export function labelProcessMetrics(text: string, worker: string): string {
+  const label = `worker="${worker}"`;
+  return text
+    .split('\n')
+    .map((line) => {
+      if (line.startsWith('#') || !/^(process|nodejs)_/.test(line)) return line;
+      const brace = line.indexOf('{');
+      const space = line.indexOf(' ');
+      if (brace !== -1 && brace < space) return `${line.slice(0, brace + 1)}${label},${line.slice(brace + 1)}`;
+      return `${line.slice(0, space)}{${label}}${line.slice(space)}`;
+    })
+    .join('\n');
+}
+
+/**
  * Only the families that never go down (counters and histograms). When a worker process ends,
  * these are kept and added to the totals, so the gateway's counters never decrease (which
  * Prometheus would read as a reset); its gauges leave with it.

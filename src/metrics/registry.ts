@@ -22,13 +22,17 @@ export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8
 /** One value for each of a metric's label names. */
 export type Labels<L extends string> = Readonly<Record<L, string>>;
 
+/** What every metric is declared with. */
 export interface MetricOptions<L extends string> {
+  /** The metric name, `[a-zA-Z_:][a-zA-Z0-9_:]*`. */
   readonly name: string;
+  /** The HELP text. */
   readonly help: string;
   /** Fixed and ordered: samples print their labels in this order. */
   readonly labelNames?: readonly L[];
 }
 
+/** What a histogram is declared with: its buckets, and the unit of its observations. */
 export interface HistogramOptions<L extends string> extends MetricOptions<L> {
   /** Upper bounds (`le`), strictly ascending. `+Inf` is always added. */
   readonly buckets: readonly number[];
@@ -40,6 +44,7 @@ export interface HistogramOptions<L extends string> extends MetricOptions<L> {
   readonly divisor?: number;
 }
 
+/** The `# TYPE` of a metric. */
 export type MetricType = 'counter' | 'gauge' | 'histogram';
 
 // Exposition format: metric names [a-zA-Z_:][a-zA-Z0-9_:]*, label names [a-zA-Z_][a-zA-Z0-9_]*,
@@ -76,14 +81,19 @@ function formatLabels(names: readonly string[], values: readonly string[]): stri
 }
 
 /** What every metric shares: name, help, label names and one entry per label set. */
-abstract class Metric<L extends string, V> {
+export abstract class Metric<L extends string, V> {
+  /** The `# TYPE` it renders. */
   abstract readonly type: MetricType;
+  /** The metric name. */
   readonly name: string;
+  /** The HELP text. */
   readonly help: string;
+  /** Its label names, in the order samples print them. */
   readonly labelNames: readonly L[];
   // Keyed by the label values as a JSON array, which is unambiguous whatever they contain.
   readonly #entries = new Map<string, { readonly values: readonly string[]; readonly value: V }>();
 
+  /** Checks the name and label names; throws RangeError on an invalid one. */
   constructor(options: MetricOptions<L>, reserved: readonly string[] = []) {
     if (!METRIC_NAME.test(options.name)) throw new RangeError(`invalid metric name ${JSON.stringify(options.name)}`);
     const labelNames = options.labelNames ?? [];
@@ -96,6 +106,7 @@ abstract class Metric<L extends string, V> {
     this.labelNames = [...labelNames];
   }
 
+  /** The value a new label set starts at. */
   protected abstract initial(): V;
 
   /** The label values in declared order; throws on a missing, extra or non-string label. */
@@ -123,6 +134,7 @@ abstract class Metric<L extends string, V> {
     return e.value;
   }
 
+  /** A label set's value, without creating it. */
   protected peek(labels: Labels<L>): V | undefined {
     return this.#entries.get(JSON.stringify(this.#values(labels)))?.value;
   }
@@ -132,6 +144,7 @@ abstract class Metric<L extends string, V> {
     this.entry(labels);
   }
 
+  /** The sample lines of one label set. */
   protected abstract samples(labels: string, values: readonly string[], value: V): string[];
 
   /** HELP, TYPE, then one or more sample lines per label set, without trailing line feeds. */
@@ -145,19 +158,26 @@ abstract class Metric<L extends string, V> {
 }
 
 /** Holds one number per label set, boxed so it can change in place. */
-interface Cell {
+export interface Cell {
+  /** The value. */
   n: number;
 }
 
 /** Only goes up (a restart resets it to zero). */
 export class Counter<const L extends string = never> extends Metric<L, Cell> {
+  /** The `# TYPE`. */
   readonly type = 'counter';
 
+  /** Zero. */
   protected initial(): Cell {
     return { n: 0 };
   }
 
-  /** @throws RangeError if `by` is negative or NaN: counters never go down. */
+  /**
+   * Adds `by` (default 1) to the label set.
+   *
+   * @throws RangeError if `by` is negative or NaN: counters never go down.
+   */
   inc(labels: Labels<L>, by = 1): void {
     if (!(by >= 0)) throw new RangeError(`${this.name}: counter increment must be >= 0, got ${by}`);
     this.entry(labels).n += by;
@@ -168,6 +188,7 @@ export class Counter<const L extends string = never> extends Metric<L, Cell> {
     return this.peek(labels)?.n;
   }
 
+  /** One sample line. */
   protected samples(labels: string, _values: readonly string[], cell: Cell): string[] {
     return [`${this.name}${labels} ${formatValue(cell.n)}`];
   }
@@ -175,20 +196,25 @@ export class Counter<const L extends string = never> extends Metric<L, Cell> {
 
 /** Goes up and down. */
 export class Gauge<const L extends string = never> extends Metric<L, Cell> {
+  /** The `# TYPE`. */
   readonly type = 'gauge';
 
+  /** Zero. */
   protected initial(): Cell {
     return { n: 0 };
   }
 
+  /** Adds `by` (default 1). */
   inc(labels: Labels<L>, by = 1): void {
     this.entry(labels).n += by;
   }
 
+  /** Subtracts `by` (default 1). */
   dec(labels: Labels<L>, by = 1): void {
     this.entry(labels).n -= by;
   }
 
+  /** Sets the value. */
   set(labels: Labels<L>, value: number): void {
     this.entry(labels).n = value;
   }
@@ -198,32 +224,42 @@ export class Gauge<const L extends string = never> extends Metric<L, Cell> {
     return this.peek(labels)?.n;
   }
 
+  /** One sample line. */
   protected samples(labels: string, _values: readonly string[], cell: Cell): string[] {
     return [`${this.name}${labels} ${formatValue(cell.n)}`];
   }
 }
 
 /** A histogram's state for one label set. Bucket counts are per bucket, not cumulative. */
-interface HistogramCell {
+export interface HistogramCell {
+  /** Observations per bucket, not cumulative. */
   readonly counts: number[];
+  /** The sum of observations, in observed units. */
   sum: number;
+  /** How many observations. */
   count: number;
 }
 
 /** What {@link Histogram.value} reports: cumulative counts, one per bound, `+Inf` last. */
 export interface HistogramValue {
+  /** Cumulative counts, one per bound, `+Inf` last. */
   readonly buckets: readonly number[];
+  /** The sum, in exposed units. */
   readonly sum: number;
+  /** How many observations. */
   readonly count: number;
 }
 
 /** Counts observations into fixed buckets; exposes `_bucket{le}`, `_sum` and `_count`. */
 export class Histogram<const L extends string = never> extends Metric<L, HistogramCell> {
+  /** The `# TYPE`. */
   readonly type = 'histogram';
   /** Upper bounds, ascending, ending with +Inf. */
   readonly buckets: readonly number[];
+  /** What observations are divided by to give the exposed unit. */
   readonly divisor: number;
 
+  /** Checks the buckets (finite, strictly ascending) and adds `+Inf`. */
   constructor(options: HistogramOptions<L>) {
     super(options, ['le']);
     const bounds = options.buckets.at(-1) === Infinity ? options.buckets.slice(0, -1) : [...options.buckets];
@@ -239,6 +275,7 @@ export class Histogram<const L extends string = never> extends Metric<L, Histogr
     this.divisor = divisor;
   }
 
+  /** Empty buckets. */
   protected initial(): HistogramCell {
     return { counts: this.buckets.map(() => 0), sum: 0, count: 0 };
   }
@@ -261,6 +298,7 @@ export class Histogram<const L extends string = never> extends Metric<L, Histogr
     return { buckets: cumulative(cell.counts), sum: cell.sum / this.divisor, count: cell.count };
   }
 
+  /** The `_bucket`, `_sum` and `_count` lines. */
   protected samples(labels: string, values: readonly string[], cell: HistogramCell): string[] {
     const names = [...this.labelNames, 'le'];
     const lines = cumulative(cell.counts).map((n, i) =>
@@ -276,6 +314,7 @@ function cumulative(counts: readonly number[]): number[] {
   return counts.map((n) => (total += n));
 }
 
+/** Any metric a registry holds. */
 export type AnyMetric = Counter<string> | Gauge<string> | Histogram<string>;
 
 /** Metrics in registration order; names are unique. */
@@ -289,18 +328,22 @@ export class Registry {
     return metric;
   }
 
+  /** Registers a counter. */
   counter<const L extends string = never>(options: MetricOptions<L>): Counter<L> {
     return this.register(new Counter<L>(options));
   }
 
+  /** Registers a gauge. */
   gauge<const L extends string = never>(options: MetricOptions<L>): Gauge<L> {
     return this.register(new Gauge<L>(options));
   }
 
+  /** Registers a histogram. */
   histogram<const L extends string = never>(options: HistogramOptions<L>): Histogram<L> {
     return this.register(new Histogram<L>(options));
   }
 
+  /** The metric with this name, if registered. */
   get(name: string): AnyMetric | undefined {
     return this.#metrics.get(name);
   }

@@ -7,15 +7,21 @@ import type { AccessRule } from '../handshake/access.ts';
 export interface BackendTarget {
   /** The backend's WebSocket URL, as configured. */
   readonly url: string;
+  /** `wss://`: TLS to the backend. */
   readonly secure: boolean;
+  /** The backend's host name or address. */
   readonly host: string;
+  /** The backend's port (80 or 443 when the URL gives none). */
   readonly port: number;
   /** The backend URL's path without a trailing slash ("" for the root). */
   readonly basePath: string;
 }
 
+/** A bridged route: a path prefix and the backend it leads to. */
 export interface Route {
+  /** The path prefix it matches, on whole segments. */
   readonly prefix: string;
+  /** Where its tunnels go. */
   readonly backend: BackendTarget;
   /** Who may use this route (already merged with the config's default). */
   readonly access?: AccessRule;
@@ -80,16 +86,24 @@ export class RouteTable<T = never> {
     for (const route of this.routes) {
       if (!prefixMatches(route.prefix, path)) continue;
       if ('local' in route) return { route } as LocalMatch<T> as never;
-      const { basePath } = route.backend;
-      if (basePath === '') return { route, backendPath: target };
-      const rest = target.slice(route.prefix === '/' ? 0 : route.prefix.replace(/\/$/, '').length);
-      return { route, backendPath: basePath + (rest === '' || rest.startsWith('?') ? rest : rest.startsWith('/') ? rest : `/${rest}`) };
+      return { route, backendPath: rewriteTarget(route.prefix, route.backend.basePath, target) };
     }
     return undefined;
   }
 }
 
-function prefixMatches(prefix: string, path: string): boolean {
+/**
+ * The target to send upstream: unchanged when the upstream URL has no path, else with that
+ * path in place of the matched prefix ("/chat/x?y" under "/chat" to ws://b/room: "/room/x?y").
+ */
+export function rewriteTarget(prefix: string, basePath: string, target: string): string {
+  if (basePath === '') return target;
+  const rest = target.slice(prefix === '/' ? 0 : prefix.replace(/\/$/, '').length);
+  return basePath + (rest === '' || rest.startsWith('?') ? rest : rest.startsWith('/') ? rest : `/${rest}`);
+}
+
+/** Whether a route prefix covers a path, by whole segments. */
+export function prefixMatches(prefix: string, path: string): boolean {
   if (prefix === '/' ) return true;
   const p = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
   return path === p || path.startsWith(`${p}/`);

@@ -15,3 +15,12 @@ export function runtimeVersion(): string {
   if (typeof Bun !== 'undefined') return `bun ${Bun.version}`;
   return `node ${process.versions.node}`;
 }
+
+/**
+ * Bun's node:http server keeps reading the socket while a request (IncomingMessage) is
+ * paused, so a paused upload still fills memory; pausing the socket itself holds the client
+ * back. Node and Deno propagate the pause.
+ */
+export function requestPauseLeaksSocket(): boolean {
+  return runtimeName() === 'bun';
+}

@@ -6,13 +6,19 @@ import { STATUS_PAGE } from './status-page.ts';
 
 /** What the status page shows, pushed once a second over its WebSocket. */
 export interface StatusSnapshot {
+  /** When the snapshot was taken (ISO 8601). */
   readonly time: string;
+  /** False once a drain has started (what /readyz says). */
   readonly ready: boolean;
+  /** Open tunnels plus handshakes in flight. */
   readonly openTotal: number;
+  /** Open tunnels by route and transport. */
   readonly open: ReadonlyArray<{ readonly route: string; readonly transport: 'h2' | 'h1'; readonly count: number }>;
+  /** Client connections open, by transport. */
   readonly sessions: { readonly h2: number; readonly h1: number };
   /** Bytes relayed so far, open tunnels included. */
   readonly bytes: { readonly toBackend: number; readonly toClient: number };
+  /** The latest tunnel outcomes, newest first. */
   readonly recent: readonly RecentOutcome[];
   /** With `--workers`: one entry per worker process (the rest of the snapshot is their sum). */
   readonly workers?: readonly WorkerStatus[];
@@ -20,10 +26,15 @@ export interface StatusSnapshot {
 
 /** One worker process on the status page. */
 export interface WorkerStatus {
+  /** The worker's number, from 1. */
   readonly worker: number;
+  /** Its process id, while it runs. */
   readonly pid?: number;
+  /** Whether it serves (`/readyz` would answer 200). */
   readonly ready: boolean;
+  /** Its open tunnels. */
   readonly openTotal: number;
+  /** Its open client connections, by protocol. */
   readonly sessions: { readonly h2: number; readonly h1: number };
 }
 
@@ -32,8 +43,11 @@ export interface WorkerStatus {
  * status are the whole gateway's, gathered from the other workers, hence the promises.
  */
 export interface AdminView {
+  /** Whether `/readyz` answers 200. */
   ready(): boolean;
+  /** The Prometheus text for `/metrics`. */
   metrics(): string | Promise<string>;
+  /** The snapshot behind `/status`. */
   status(): StatusSnapshot | Promise<StatusSnapshot>;
 }
 

@@ -5,7 +5,9 @@ import type { AdminView } from './admin.ts';
 
 /** What a reload reads: the options for new handshakes and, from the library, its in-process routes. */
 export interface ReloadTarget {
+  /** The validated options new handshakes get. */
   readonly options: GatewayOptions;
+  /** The library's in-process routes, when the reload replaces them. */
   readonly inProcess?: Readonly<Record<string, InProcessRoute>>;
   /** Changed settings outside the options that wait for a restart (the h2ws command's `workers`). */
   readonly restartNeeded?: readonly string[];
@@ -31,6 +33,7 @@ export type ReloadResult =
  * command, how the listener is shared and what the admin endpoints report.
  */
 export interface GatewayBinding {
+  /** Where reload() reads the config when it is called without one. */
   readonly load?: ConfigLoader;
   /** Bind with SO_REUSEPORT, so that several processes share the address (runtime/workers.ts). */
   readonly reusePort?: boolean;

@@ -41,7 +41,7 @@ export async function bridge(
   match: RouteMatch,
   request: WebSocketRequest,
   client: ClientHandle,
-  settings: { backendConnectMs: number; backendUpgradeMs: number; maxBufferedBytes: number; h2Pool: H2SessionPool },
+  settings: { backendConnectMs: number; backendUpgradeMs: number; maxBufferedBytes: number; closeGraceMs: number; h2Pool: H2SessionPool },
 ): Promise<BridgeResult> {
   const { h2 } = match.route;
   if (h2 !== undefined) {
@@ -51,7 +51,7 @@ export async function bridge(
         h2BackendEnd(viaH2.stream).abort(H2ErrorCode.CANCEL);
         return { outcome: 'cancelled', message: 'the client went away during the handshake' };
       }
-      const tunnel = new Tunnel(client.accept(viaH2.negotiated), h2BackendEnd(viaH2.stream), { maxBufferedBytes: settings.maxBufferedBytes, toBackend: client.initial });
+      const tunnel = new Tunnel(client.accept(viaH2.negotiated), h2BackendEnd(viaH2.stream), { maxBufferedBytes: settings.maxBufferedBytes, toBackend: client.initial, closeGraceMs: settings.closeGraceMs });
       return { outcome: 'ok', tunnel };
     }
     if (viaH2.ok === false) {
@@ -81,6 +81,7 @@ export async function bridge(
     maxBufferedBytes: settings.maxBufferedBytes,
     toBackend: client.initial,
     toClient: upgrade.leftover,
+    closeGraceMs: settings.closeGraceMs,
   });
   return { outcome: 'ok', tunnel };
 }

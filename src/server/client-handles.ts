@@ -68,10 +68,15 @@ function abortOnReset(stream: H2Stream): { signal: AbortSignal; answered(): void
   return { signal: controller.signal, answered: () => (stream.onClose = undefined) };
 }
 
-/** An extended CONNECT stream (RFC 8441 §4) as a client handle. */
-export function h2Client(stream: H2Stream, request: WebSocketRequest, secure: boolean, remotePort: number | undefined): InProcessClient {
+/**
+ * An extended CONNECT stream (RFC 8441 §4) as a client handle. `closeGraceMs`: how long an
+ * in-process WebSocket waits for the client's END_STREAM after its closing handshake
+ * (bridged tunnels get it from the relay; see tunnel/close-grace.ts).
+ */
+export function h2Client(stream: H2Stream, request: WebSocketRequest, options: { secure: boolean; closeGraceMs: number }): InProcessClient {
   const { signal, answered } = abortOnReset(stream);
-  const remoteAddress = stream.remoteAddress;
+  const { secure, closeGraceMs } = options;
+  const { remoteAddress, remotePort } = stream;
   return {
     forwarded: { clientAddress: remoteAddress ?? 'unknown', proto: secure ? 'https' : 'http' },
     signal,
@@ -87,7 +92,7 @@ export function h2Client(stream: H2Stream, request: WebSocketRequest, secure: bo
     upgrade: (key) => {
       answered();
       const peer = { remoteAddress, remotePort, encrypted: secure };
-      return { socket: new H2UpgradedStream(stream), head: EMPTY, message: upgradeMessage(request, key, peer) };
+      return { socket: new H2UpgradedStream(stream, undefined, closeGraceMs), head: EMPTY, message: upgradeMessage(request, key, peer) };
     },
   };
 }

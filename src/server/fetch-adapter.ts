@@ -1,9 +1,10 @@
 import type http from 'node:http';
-import { Readable } from 'node:stream';
 import { H2ErrorCode } from '../h2/error-codes.ts';
 import type { RequestHead } from '../h2/field-validation.ts';
 import type { H2Stream } from '../h2/stream.ts';
 import { HOP_BY_HOP } from '../handshake/headers.ts';
+import { requestPauseLeaksSocket } from '../runtime/detect.ts';
+import { readableBody } from './readable-body.ts';
 
 type IncomingHeaders = Readonly<Record<string, string | string[] | undefined>>;
 
@@ -15,7 +16,11 @@ function toRequest(method: string, url: string, headers: IncomingHeaders, body: 
   const h = new Headers();
   for (const [name, value] of Object.entries(headers)) {
     if (name.startsWith(':') || value === undefined) continue;
-    if (Array.isArray(value)) for (const v of value) h.append(name, v);
+    // RFC 9113 §8.2.3: split cookie fields are joined with "; ", not the ", " of other lists.
+    if (Array.isArray(value)) {
+      if (name === 'cookie') h.append(name, value.join('; '));
+      else for (const v of value) h.append(name, v);
+    }
     else h.append(name, String(value));
   }
   const hasBody = method !== 'GET' && method !== 'HEAD';
@@ -145,12 +150,14 @@ async function writeH2Body(response: Response, stream: H2Stream): Promise<void> 
 }
 
 /** Serves a plain (non-CONNECT) HTTP/2 request through a fetch handler. */
-export async function serveH2(stream: H2Stream, head: RequestHead, endStream: boolean, scheme: string, fetch: FetchHandler): Promise<void> {
+export async function serveH2(stream: H2Stream, head: RequestHead, _endStream: boolean, scheme: string, fetch: FetchHandler): Promise<void> {
+  // The body has ended only once END_STREAM is delivered: a stream announced with END_STREAM
+  // seen may still hold DATA that arrived in the same read (`remoteEnded` is false then).
   const { method } = head;
   const url = `${scheme}://${head.authority ?? (typeof head.headers.host === 'string' ? head.headers.host : 'localhost')}${head.path ?? '/'}`;
   let response: Response;
   try {
-    response = await fetch(toRequest(method, url, head.headers, () => requestBody(stream, endStream)));
+    response = await fetch(toRequest(method, url, head.headers, () => requestBody(stream, stream.remoteEnded)));
   } catch (err) {
     response = failed(err);
   }
@@ -162,9 +169,23 @@ export async function serveH2(stream: H2Stream, head: RequestHead, endStream: bo
   if (method === 'HEAD') {
     void response.body?.cancel().catch(() => {});
     stream.end();
-    return;
+  } else {
+    await writeH2Body(response, stream).catch(() => stream.reset(H2ErrorCode.INTERNAL_ERROR));
   }
-  await writeH2Body(response, stream).catch(() => stream.reset(H2ErrorCode.INTERNAL_ERROR));
+  // Resolves once the client has the whole response (or the stream is gone): a graceful
+  // shutdown waits for this before it closes the connection.
+  await untilClosed(stream);
+}
+
+function untilClosed(stream: H2Stream): Promise<void> {
+  if (stream.closed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const previous = stream.onClose;
+    stream.onClose = (close) => {
+      previous?.(close);
+      resolve();
+    };
+  });
 }
 
 /** Serves a plain HTTP/1.1 request through a fetch handler. */
@@ -172,14 +193,22 @@ export async function serveH1(req: http.IncomingMessage, res: http.ServerRespons
   const url = `${scheme}://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`;
   let response: Response;
   try {
-    response = await fetch(toRequest(req.method ?? 'GET', url, req.headers, () => Readable.toWeb(req) as unknown as ReadableStream<Uint8Array>));
+    response = await fetch(toRequest(req.method ?? 'GET', url, req.headers, () => readableBody(req, requestPauseLeaksSocket() ? req.socket : undefined)));
   } catch (err) {
     response = failed(err);
   }
   res.writeHead(response.status, responseHeaders(response));
   if (req.method === 'HEAD') {
+    void response.body?.cancel().catch(() => {});
     res.end();
-    return;
+  } else {
+    await writeBody(response, res).catch(() => res.destroy());
   }
-  await writeBody(response, res).catch(() => res.destroy());
+  // Resolves once the response is handed to the socket (or the connection is gone).
+  if (!res.writableFinished && !res.destroyed) {
+    await new Promise<void>((resolve) => {
+      res.once('finish', resolve);
+      res.once('close', resolve);
+    });
+  }
 }

@@ -10,11 +10,17 @@ import type { FetchHandler } from './fetch-adapter.ts';
 
 /** The outcome of one WebSocket handshake, for logs and metrics. */
 export interface TunnelEvent {
+  /** `h2` (extended CONNECT, RFC 8441) or `h1` (Upgrade, RFC 6455). */
   readonly transport: 'h2' | 'h1';
+  /** The path the client asked for. */
   readonly path: string;
+  /** The matched route prefix (or Hono route pattern); undefined when nothing matched. */
   readonly route: string | undefined;
+  /** What became of the handshake. */
   readonly outcome: Outcome;
+  /** The HTTP status the client got, when it got one. */
   readonly status?: number;
+  /** One line saying why, for failures. */
   readonly message?: string;
   /** For every outcome but "ok": the error, with its stable code and status or h2 code. */
   readonly error?: H2wsError;
@@ -22,8 +28,11 @@ export interface TunnelEvent {
 
 /** An open tunnel that has ended: how, and how much it carried. */
 export interface TunnelClosedEvent extends TunnelSummary {
+  /** `h2` (extended CONNECT, RFC 8441) or `h1` (Upgrade, RFC 6455). */
   readonly transport: 'h2' | 'h1';
+  /** The path the client asked for. */
   readonly path: string;
+  /** The matched route prefix, or the Hono route pattern for a socket the app claimed. */
   readonly route: string;
   /** The client's address as h2ws saw it. */
   readonly client: string;
@@ -35,13 +44,16 @@ export interface TunnelClosedEvent extends TunnelSummary {
 export interface AuthorizeInfo {
   /** The route prefix, or undefined when the handshake goes to the app's fetch handler. */
   readonly route: string | undefined;
+  /** `h2` (extended CONNECT, RFC 8441) or `h1` (Upgrade, RFC 6455). */
   readonly transport: 'h2' | 'h1';
   /** The client's address. */
   readonly client: string;
 }
 
+/** Decides who may open a WebSocket; see {@link GatewayHooks.authorize}. */
 export type AuthorizeHook = (request: Request, info: AuthorizeInfo) => boolean | void | Response | Promise<boolean | void | Response>;
 
+/** What `serve()` takes besides the config: the application, in-process routes, logging and tunnel events. */
 export interface GatewayHooks {
   /**
    * Plain HTTP requests, and WebSocket handshakes that no route takes (a Hono app claims

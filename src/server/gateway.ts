@@ -41,6 +41,7 @@ import { bridge } from './bridge.ts';
 import { type FetchHandler, serveH1, serveH2 } from './fetch-adapter.ts';
 import { createFrontListener, type FrontListener } from './listener.ts';
 import { createH1Server, type H1Server } from './h1-server.ts';
+import { HttpSide } from './http-side.ts';
 import { selfSignedCertificate } from './self-signed.ts';
 import { h1Client, h2Client, type InProcessClient, refuseH1, respondH2 } from './client-handles.ts';
 import type { GatewayBinding, ReloadResult } from './binding.ts';
@@ -61,6 +62,8 @@ export class Gateway {
   #options: GatewayOptions;
   #routes: RouteTable<Endpoint>;
   readonly #fetch: FetchHandler;
+  /** HTTP upstreams and static files for plain requests (docs/http-proxy.md). */
+  #http: HttpSide | undefined;
   /** A fetch handler of the application's own, which may claim WebSocket handshakes no route takes. */
   readonly #appTakesWebSockets: boolean;
   readonly #telemetry: Telemetry;
@@ -83,6 +86,8 @@ export class Gateway {
   /** Backend pools a reload replaced: closed (GOAWAY), their tunnels finishing. */
   readonly #oldPools = new Set<H2SessionPool>();
   #handshakes = 0;
+  #plainInFlight = 0;
+  #plainIdleWaiters: Array<() => void> = [];
   #idleWaiters: Array<() => void> = [];
   #front!: FrontListener;
   #h1!: H1Server;
@@ -132,7 +137,7 @@ export class Gateway {
     if (adminAt !== undefined && gateway.#adminFetch !== undefined) {
       try {
         gateway.#adminGateway = await new Gateway(
-          { ...options, ...adminAt, routes: [], timeouts: { ...options.timeouts, drainMs: SHUTDOWN_GRACE_MS }, admin: { ...options.admin, listen: undefined }, log: { ...options.log, level: 'warn' } },
+          { ...options, ...adminAt, routes: [], httpRoutes: [], timeouts: { ...options.timeouts, drainMs: SHUTDOWN_GRACE_MS }, admin: { ...options.admin, listen: undefined }, log: { ...options.log, level: 'warn' } },
           { fetch: gateway.#adminFetch, ...(hooks.log && { log: hooks.log }) },
           'admin',
           { ...(binding.reusePort === true && { reusePort: true }) },
@@ -224,6 +229,7 @@ export class Gateway {
     return this.#tunnels.size + this.#handshakes;
   }
 
+  /** True once `close()` has been called. */
   get draining(): boolean {
     return this.#closing !== undefined;
   }
@@ -236,6 +242,9 @@ export class Gateway {
       this.#secure = true;
     }
     const { metrics } = this.#telemetry;
+    if (this.options.httpRoutes !== undefined && this.options.httpRoutes.length > 0) {
+      this.#http = await HttpSide.start(this.options.httpRoutes, timeouts, this.#telemetry.logger);
+    }
     const h2 = new H2Server({
       limits,
       initialWindowSize: this.#serverWindows.stream,
@@ -274,7 +283,7 @@ export class Gateway {
   #h1Server(): H1Server {
     const { limits, timeouts } = this.#options;
     return createH1Server(limits, timeouts.handshakeMs, {
-      request: (req, res) => void serveH1(req, res, this.#scheme, this.#plainHandler(req.url ?? '/')),
+      request: (req, res) => this.#servePlain(serveH1(req, res, this.#scheme, this.#plainHandler(req.url ?? '/', req.socket.remoteAddress, 'h1'))),
       upgrade: (req, socket, head) => this.#onUpgrade(req, socket, head),
     });
   }
@@ -293,9 +302,12 @@ export class Gateway {
   async reload(config?: GatewayConfig): Promise<ReloadResult> {
     const { logger } = this.#telemetry;
     let plan: ReloadPlan;
+    let http: HttpSide | undefined;
     try {
       if (this.draining) throw new H2wsError(ErrorCode.CONFIG, 'the gateway is draining; reload ignored');
       plan = await planReload(this.#options, this.#binding.load, config);
+      // Opening the new static directories can fail too, so it comes before anything changes.
+      http = await this.#reloadedHttp(plan.next);
       // The one step that can still fail, so it goes first: nothing has changed yet if it does.
       try {
         this.#front.update({ ...(plan.certificate !== undefined && { tls: plan.certificate }), handshakeMs: plan.next.timeouts.handshakeMs });
@@ -308,6 +320,8 @@ export class Gateway {
       return { ok: false, error: err };
     }
     this.#apply(plan.next, plan.inProcess ?? this.#inProcess);
+    if (http === undefined) this.#http?.close();
+    this.#http = http;
     const { restartNeeded } = plan;
     logger[restartNeeded.length > 0 ? 'warn' : 'info']('reloaded', {
       routes: this.#routes.routes.length,
@@ -315,6 +329,13 @@ export class Gateway {
       ...restartNeededRecord(restartNeeded),
     });
     return { ok: true, restartNeeded };
+  }
+
+  /** The HTTP routes of a reloaded config, sharing the running upstream connections. */
+  async #reloadedHttp(next: GatewayOptions): Promise<HttpSide | undefined> {
+    const routes = next.httpRoutes ?? [];
+    if (routes.length === 0) return undefined;
+    return this.#http === undefined ? HttpSide.start(routes, next.timeouts, this.#telemetry.logger) : this.#http.reloaded(routes, next.timeouts);
   }
 
   /** Swaps in reloaded options; only what is created from now on sees them. */
@@ -342,11 +363,15 @@ export class Gateway {
     }
   }
 
-  /** Plain requests: the admin endpoints where they live on this listener, the application otherwise. */
-  #plainHandler(target: string): FetchHandler {
-    if (this.#admin === undefined) return this.#fetch;
+  /**
+   * Plain requests: the admin endpoints where they live on this listener, then the HTTP
+   * routes (upstreams and static files), then the application.
+   */
+  #plainHandler(target: string, remoteAddress: string | undefined, transport: 'h2' | 'h1'): FetchHandler {
     const q = target.indexOf('?');
-    return ADMIN_PATHS.has(q === -1 ? target : target.slice(0, q)) ? this.#admin : this.#fetch;
+    if (this.#admin !== undefined && ADMIN_PATHS.has(q === -1 ? target : target.slice(0, q))) return this.#admin;
+    const peer = { clientAddress: remoteAddress ?? 'unknown', proto: this.#scheme, transport, trustedProxy: isTrustedProxy(remoteAddress, this.options.trustedProxies) };
+    return this.#http?.handler(target, peer) ?? this.#fetch;
   }
 
   #report(event: TunnelEvent & { h2Code?: number; client: string }): void {
@@ -362,7 +387,7 @@ export class Gateway {
 
   #onStream(stream: H2Stream, head: RequestHead, endStream: boolean): void {
     if (head.method !== 'CONNECT') {
-      void serveH2(stream, head, endStream, this.#scheme, this.#plainHandler(head.path ?? '/'));
+      this.#servePlain(serveH2(stream, head, endStream, this.#scheme, this.#plainHandler(head.path ?? '/', stream.remoteAddress, 'h2')));
       return;
     }
     const path = head.path ?? '';
@@ -382,7 +407,7 @@ export class Gateway {
       this.#report({ transport: 'h2', client: peerAddress, path, route: undefined, outcome: rejection.outcome, status: rejection.status, message: rejection.message, ...(rejection.h2Code !== undefined && { h2Code: rejection.h2Code }) });
       return;
     }
-    this.#open(checked.request, h2Client(stream, checked.request, this.#secure, stream.remotePort));
+    this.#open(checked.request, h2Client(stream, checked.request, { secure: this.#secure, closeGraceMs: this.options.timeouts.closeGraceMs }));
   }
 
   #onUpgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer): void {
@@ -504,6 +529,7 @@ export class Gateway {
       backendConnectMs: timeouts.backendConnectMs,
       backendUpgradeMs: timeouts.backendUpgradeMs,
       maxBufferedBytes: limits.maxBufferedBytesPerTunnel,
+      closeGraceMs: timeouts.closeGraceMs,
       h2Pool: this.#backendPool,
     }).then(
       (result) => {
@@ -635,6 +661,21 @@ export class Gateway {
     return [this.#h1.server, ...this.#oldH1];
   }
 
+  /** Counts a plain request until its response is written: the drain waits for these as for tunnels. */
+  #servePlain(serving: Promise<void>): void {
+    this.#plainInFlight++;
+    const done = () => {
+      if (--this.#plainInFlight > 0) return;
+      for (const resolve of this.#plainIdleWaiters.splice(0)) resolve();
+    };
+    serving.then(done, done);
+  }
+
+  #whenPlainIdle(): Promise<void> {
+    if (this.#plainInFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#plainIdleWaiters.push(resolve));
+  }
+
   #checkIdle(): void {
     if (this.openTunnels > 0) return;
     const waiters = this.#idleWaiters;
@@ -664,7 +705,8 @@ export class Gateway {
     this.#sessions.goAwayAll();
     for (const h1 of this.#h1Servers()) (h1 as http.Server & { closeIdleConnections?: () => void }).closeIdleConnections?.();
     let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([this.#whenIdle(), new Promise<void>((resolve) => (timer = setTimeout(resolve, this.options.timeouts.drainMs)))]);
+    // Open tunnels and plain responses still being written (a download, a proxied request) finish first.
+    await Promise.race([Promise.all([this.#whenIdle(), this.#whenPlainIdle()]), new Promise<void>((resolve) => (timer = setTimeout(resolve, this.options.timeouts.drainMs)))]);
     clearTimeout(timer);
     for (const tunnel of this.#tunnels.keys()) tunnel.shutdown(1001, 'going away', SHUTDOWN_GRACE_MS);
     await this.#whenIdle();
@@ -673,6 +715,7 @@ export class Gateway {
     this.#front.destroyAll();
     this.#backendPool.destroy();
     for (const pool of this.#oldPools) pool.destroy();
+    this.#http?.close();
     await frontClosed;
     await this.#adminGateway?.close();
     this.#telemetry.logger.info('stopped', { duration_ms: Date.now() - started });

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type net from 'node:net';
 import { h1ErrorResponse } from '../handshake/client-response.ts';
+import { runtimeName } from '../runtime/detect.ts';
 
 export interface H1Handlers {
   /** A plain request. */
@@ -29,6 +30,7 @@ export function createH1Server(limits: { maxHeaderListSize: number }, handshakeM
     headArrived(req.socket);
     handlers.request(req, res);
   });
+  if (runtimeName() === 'deno') keepAliveWithoutListening(server);
   server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
     headArrived(socket);
     handlers.upgrade(req, socket, head);
@@ -58,6 +60,18 @@ export function createH1Server(limits: { maxHeaderListSize: number }, handshakeM
       server.emit('connection', socket);
     },
   };
+}
+
+/**
+ * HTTP/1.1 keep-alive (RFC 9112 §9.3) on Deno. Deno's node:http destroys a connection after
+ * each response when its server is not listening (its resOnFinish checks `server.listening`;
+ * Node and Bun do not), so this server, which never listens itself, served one request per
+ * connection in cleartext and reset the next one over TLS. It says it listens: the front
+ * listener does, for it. Nothing else in Deno's node:http reads the flag for a server fed
+ * with emit('connection').
+ */
+function keepAliveWithoutListening(server: http.Server): void {
+  Object.defineProperty(server, 'listening', { configurable: true, get: () => true });
 }
 
 function noop(): void {}

@@ -3,10 +3,13 @@ import type { WebSocket } from 'ws';
 import type { OpenTunnel } from '../tunnel/open-tunnel.ts';
 import type { TunnelSummary } from '../tunnel/relay.ts';
 
-/** The RST_STREAM code of an HTTP/2 client's stream (H2UpgradedStream), if it was reset. */
-function resetCodeOf(socket: Duplex): { resetCode?: number } {
-  const code = (socket as { rstCode?: number }).rstCode;
-  return code === undefined || code === 0 ? {} : { resetCode: code };
+/**
+ * How an HTTP/2 client's stream (H2UpgradedStream) ended: its RST_STREAM code, if it was
+ * reset, and whether h2ws released it after the closing handshake (RST_STREAM NO_ERROR).
+ */
+function resetCodeOf(socket: Duplex): { resetCode?: number; resetAfterClose?: boolean } {
+  const { rstCode: code, resetAfterClose } = socket as { rstCode?: number; resetAfterClose?: boolean };
+  return { ...(code !== undefined && code !== 0 && { resetCode: code }), ...(resetAfterClose === true && { resetAfterClose }) };
 }
 
 /** Byte counters of an upgraded socket: net.Socket and H2UpgradedStream both have them. */

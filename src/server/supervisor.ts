@@ -1,6 +1,6 @@
 import type { ConfigSnapshot } from '../config/snapshot.ts';
 import type { Logger } from '../log/logger.ts';
-import { monotonicOnly, mergeExpositions, total } from '../metrics/aggregate.ts';
+import { labelProcessMetrics, monotonicOnly, mergeExpositions, total } from '../metrics/aggregate.ts';
 import { Registry } from '../metrics/registry.ts';
 import { startWorker, type WorkerMechanism, type WorkerProcess } from '../runtime/workers.ts';
 import type { StatusSnapshot } from './admin.ts';
@@ -257,8 +257,8 @@ export class Supervisor {
       this.#workersGauge.set({}, answered.length);
       for (const { slot, reply } of answered) {
         if (reply.metrics === undefined) continue;
-        slot.metrics = reply.metrics;
-        texts.push(reply.metrics);
+        slot.metrics = labelProcessMetrics(reply.metrics, String(slot.id));
+        texts.push(slot.metrics);
         this.#workerTunnels.set({ worker: String(slot.id) }, total(reply.metrics, 'h2ws_tunnels_open'));
         this.#workerSessions.set({ worker: String(slot.id) }, total(reply.metrics, 'h2ws_sessions_open'));
       }

@@ -2,6 +2,7 @@ import type { LogOptions } from '../config/options.ts';
 import type { SessionObserver } from '../h2/server.ts';
 import { chooseFormat, createLogger, type Logger } from '../log/logger.ts';
 import { GatewayMetrics, h2ErrorName } from '../metrics/gateway-metrics.ts';
+import { readProcessSample, startEventLoopMonitor } from '../runtime/process-stats.ts';
 import type { Outcome } from '../tunnel/outcomes.ts';
 import type { TunnelSummary } from '../tunnel/relay.ts';
 
@@ -30,9 +31,13 @@ export interface ClosedTunnel extends TunnelLabels, TunnelSummary {
 
 /** A recent tunnel outcome, as the status page lists it. */
 export interface RecentOutcome {
+  /** When it happened (ISO 8601). */
   readonly time: string;
+  /** `h2` or `h1`. */
   readonly transport: 'h2' | 'h1';
+  /** The route, or `none`. */
   readonly route: string;
+  /** What became of the handshake. */
   readonly outcome: Outcome;
   /** "clean", "reset by client", "closed by h2ws", a status, … */
   readonly detail: string;
@@ -54,7 +59,8 @@ export class Telemetry {
   readonly #recent: Array<Omit<RecentOutcome, 'time'> & { at: number }> = [];
 
   constructor(routes: readonly string[], log: LogOptions, write: ((line: string) => void) | undefined) {
-    this.metrics = new GatewayMetrics({ routes });
+    startEventLoopMonitor();
+    this.metrics = new GatewayMetrics({ routes, readProcess: readProcessSample });
     this.logger = processLogger(log, write);
   }
 
@@ -100,6 +106,8 @@ export class Telemetry {
       end,
       close_code: e.closeCode,
       reset_code: e.resetCode === undefined ? undefined : h2ErrorName(e.resetCode),
+      // The client sent no END_STREAM after the closing handshake (close-grace.ts).
+      reset_after_close: e.resetAfterClose === true ? true : undefined,
       bytes_to_backend: e.bytesToBackend,
       bytes_to_client: e.bytesToClient,
       duration_ms: e.durationMs,

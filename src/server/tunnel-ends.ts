@@ -1,7 +1,7 @@
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { H2ErrorCode } from '../h2/error-codes.ts';
-import type { H2Stream } from '../h2/stream.ts';
+import type { H2Stream, StreamClose } from '../h2/stream.ts';
 import { resetSocket } from '../runtime/tcp.ts';
 import type { EndEvents, TunnelEnd } from '../tunnel/relay.ts';
 
@@ -23,11 +23,11 @@ export class H2StreamEnd implements TunnelEnd {
     const { stream } = this;
     stream.onData = events.data;
     stream.onEnd = events.end;
-    stream.onClose = (close) => events.close(close.code === undefined);
+    stream.onClose = (close) => events.close(closedCleanly(close));
     stream.resume();
     // Closed before the relay started (a reset during the handshake): report it now.
     if (stream.closed && stream.closeInfo !== undefined) {
-      const clean = stream.closeInfo.code === undefined;
+      const clean = closedCleanly(stream.closeInfo);
       queueMicrotask(() => events.close(clean));
     }
   }
@@ -76,6 +76,24 @@ export class H2StreamEnd implements TunnelEnd {
   resetCode(): number | undefined {
     return this.stream.closeInfo?.code;
   }
+
+  // RFC 9113 §8.1: after a complete response, RST_STREAM NO_ERROR ends the stream without
+  // claiming an error (close-grace.ts); queued DATA and END_STREAM go out before it.
+  release(): void {
+    this.stream.reset(H2ErrorCode.NO_ERROR);
+  }
+
+  yieldSlot(): void {
+    this.stream.yieldSlot();
+  }
+}
+
+/**
+ * Both END_STREAMs, or h2ws's own RST_STREAM NO_ERROR (only a release sends one on a tunnel,
+ * from `release` or for a yielded slot: `abort` never does).
+ */
+function closedCleanly(close: StreamClose): boolean {
+  return close.code === undefined || (close.code === H2ErrorCode.NO_ERROR && close.by === 'local');
 }
 
 /** A Duplex (a TCP socket, or a stream of another HTTP/2 implementation) as a tunnel end. */

@@ -1,10 +1,15 @@
 /**
  * Tracks where RFC 6455 frames begin in a byte stream that h2ws relays without decoding,
  * so that on shutdown it knows whether a Close frame can be injected between two frames
- * (RFC 6455 §5.2 frame header; control frames may come between fragments, §5.4).
+ * (RFC 6455 §5.2 frame header; control frames may come between fragments, §5.4), and
+ * whether a whole Close frame has gone by (half of the closing handshake, §7.1.1).
  * Cost per chunk: a few byte reads per frame header.
  */
 export class FrameBoundary {
+  /** A whole Close frame (opcode 0x8, RFC 6455 §5.5.1) has passed: this direction is done. */
+  closeSeen = false;
+  /** The frame being read is a Close frame. */
+  #inClose = false;
   // The header is parsed a byte at a time as it passes, with no buffer: an idle tunnel holds
   // two of these, so they are kept to a few numbers.
   /** Header bytes seen so far (0 when not inside a header). */
@@ -31,11 +36,14 @@ export class FrameBoundary {
         const take = Math.min(this.#payloadLeft, n - i);
         this.#payloadLeft -= take;
         i += take;
+        if (this.#payloadLeft === 0 && this.#inClose) this.closeSeen = true;
         continue;
       }
       const byte = chunk[i++]!;
       const at = this.#headerHave++;
-      if (at === 1) {
+      if (at === 0) {
+        this.#inClose = (byte & 0x0f) === OPCODE_CLOSE;
+      } else if (at === 1) {
         // Byte 1: MASK bit and the 7-bit length, which may announce 2 or 8 more length bytes.
         const len7 = byte & 0x7f;
         this.#lengthBytesLeft = len7 === 126 ? 2 : len7 === 127 ? 8 : 0;
@@ -49,10 +57,13 @@ export class FrameBoundary {
       if (this.#headerHave >= 2 && this.#headerHave === this.#headerNeed) {
         this.#payloadLeft = this.#length;
         this.#headerHave = 0;
+        if (this.#length === 0 && this.#inClose) this.closeSeen = true;
       }
     }
   }
 }
+
+const OPCODE_CLOSE = 0x8;
 
 /** The longest prefix of `text` whose UTF-8 form fits in `max` bytes, never splitting a character. */
 function truncateUtf8(text: string, max: number): Uint8Array {

@@ -3,7 +3,7 @@ import { H2ErrorCode } from '../h2/error-codes.ts';
 
 /**
  * How each tunnel ends, named as the metrics and logs name it. The mapping from failure to
- * what the client sees is the design's event table (README, "What each event becomes").
+ * what the client sees is the design's event table (docs/behaviour.md, "What each event becomes").
  */
 export type Outcome =
   | 'ok'

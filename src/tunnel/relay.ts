@@ -1,3 +1,5 @@
+import { H2ErrorCode } from '../h2/error-codes.ts';
+import { CloseGrace, closingHandshakeDone } from './close-grace.ts';
 import { closeFrame, FrameBoundary } from './frame-boundary.ts';
 import type { OpenTunnel } from './open-tunnel.ts';
 
@@ -39,12 +41,23 @@ export interface TunnelEnd {
   abort(code?: number): void;
   /** HTTP/2 only: the RST_STREAM code the stream closed with, if any. */
   resetCode?(): number | undefined;
+  /**
+   * HTTP/2 clients only: ends a stream whose WebSocket closing handshake is complete and
+   * whose END_STREAM h2ws has sent, although the peer sent none: RST_STREAM NO_ERROR
+   * (RFC 9113 §8.1). The end then closes as clean.
+   */
+  release?(): void;
+  /** HTTP/2 clients only: until then, a new stream that needs this one's slot releases it at once. */
+  yieldSlot?(): void;
 }
 
 /** How a tunnel ended, for logs and metrics. */
 export interface TunnelSummary {
+  /** Bytes carried from the client to the backend (or to the in-process handler). */
   readonly bytesToBackend: number;
+  /** Bytes carried to the client. */
   readonly bytesToClient: number;
+  /** How long the tunnel stayed open, in whole milliseconds. */
   readonly durationMs: number;
   /** Which side aborted first, if any. */
   readonly aborted: 'client' | 'backend' | undefined;
@@ -54,6 +67,11 @@ export interface TunnelSummary {
   readonly closeCode?: number;
   /** HTTP/2 clients: the RST_STREAM code, when the stream was reset (either way). */
   readonly resetCode?: number;
+  /**
+   * HTTP/2 clients: the client sent no END_STREAM after the WebSocket closing handshake, so
+   * h2ws ended its stream with RST_STREAM NO_ERROR after `timeouts.closeGraceMs` (a clean end).
+   */
+  readonly resetAfterClose?: boolean;
 }
 
 /** The byte relay for one direction, with backpressure and FIN/END_STREAM forwarding. */
@@ -72,9 +90,11 @@ class Direction {
   ) {}
 
   push(chunk: Uint8Array): void {
-    if (this.#stopped || chunk.length === 0) return;
-    this.bytes += chunk.length;
+    if (chunk.length === 0) return;
+    // Still tracked once stopped: the peer's answer to an injected Close completes the handshake.
     this.boundary.push(chunk);
+    if (this.#stopped) return;
+    this.bytes += chunk.length;
     // Chunks that arrive in one tick (several DATA frames from one read, or a message split
     // into 16 KiB frames) leave in one write: cork now, uncork once the tick is done.
     if (!this.#corked) {
@@ -114,6 +134,7 @@ class Direction {
     this.#stopped = true;
     if (this.to.canWrite && this.boundary.atBoundary) {
       this.to.write(closeFrame(code, reason, this.towardServer));
+      this.boundary.closeSeen = true;
       this.to.end();
     }
     this.from.resume(); // discard what still arrives until the peer's FIN
@@ -133,37 +154,51 @@ export class Tunnel implements OpenTunnel {
   #aborted: 'client' | 'backend' | undefined;
   #closedByGateway = false;
   #graceTimer: ReturnType<typeof setTimeout> | undefined;
+  /** How long a closed WebSocket waits for the client's END_STREAM; undefined: for ever. */
+  readonly #closeGraceMs: number | undefined;
+  #closeGrace: CloseGrace | undefined;
   #resolveClosed!: (s: TunnelSummary) => void;
   readonly closed: Promise<TunnelSummary>;
 
   constructor(
     readonly client: TunnelEnd,
     readonly backend: TunnelEnd,
-    options: { maxBufferedBytes: number; toBackend?: Uint8Array; toClient?: Uint8Array },
+    options: { maxBufferedBytes: number; toBackend?: Uint8Array; toClient?: Uint8Array; closeGraceMs?: number },
   ) {
     const half = Math.max(1, Math.floor(options.maxBufferedBytes / 2));
     const toBackend = (this.#toBackend = new Direction(client, backend, half, true));
     const toClient = (this.#toClient = new Direction(backend, client, half, false));
+    this.#closeGraceMs = client.release === undefined ? undefined : options.closeGraceMs;
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
     if (options.toBackend !== undefined) toBackend.push(options.toBackend);
     if (options.toClient !== undefined) toClient.push(options.toClient);
     client.start({
-      data: (chunk) => toBackend.push(chunk),
+      data: (chunk) => {
+        toBackend.push(chunk);
+        if (toBackend.boundary.closeSeen) this.#closing();
+      },
       end: () => toBackend.finish(),
       close: (clean) => {
         this.#clientClosed = true;
+        this.#closeGrace?.cancel();
         // Client RST_STREAM (any code) or a dead connection: reset the backend, never answer
         // the RST_STREAM with one of our own (RFC 9113 §5.4.2).
         if (!clean) {
           this.#aborted ??= 'client';
           if (!this.#backendClosed) backend.abort(client.resetCode?.());
+        } else {
+          // Released after the closing handshake (no END_STREAM came): FIN to the backend.
+          toBackend.finish();
         }
         this.#maybeDone();
       },
     });
     backend.start({
       data: (chunk) => toClient.push(chunk),
-      end: () => toClient.finish(),
+      end: () => {
+        toClient.finish();
+        this.#closing();
+      },
       close: (clean) => {
         this.#backendClosed = true;
         // Backend reset or error mid-tunnel: RST_STREAM CONNECT_ERROR (RFC 9113 §8.5).
@@ -176,9 +211,22 @@ export class Tunnel implements OpenTunnel {
     });
   }
 
+  /**
+   * Starts the close grace (close-grace.ts) once the closing handshake has completed both
+   * ways and h2ws has ended the client's stream; the client's END_STREAM cancels it.
+   */
+  #closing(): void {
+    if (this.#closeGraceMs === undefined || this.#closeGrace !== undefined || this.#clientClosed) return;
+    if (!closingHandshakeDone(this.#toBackend.boundary, this.#toClient.boundary, !this.client.canWrite)) return;
+    this.#closeGrace = new CloseGrace(this.#closeGraceMs, () => this.client.release!());
+    this.client.yieldSlot?.();
+  }
+
   #maybeDone(): void {
     if (!this.#clientClosed || !this.#backendClosed) return;
     clearTimeout(this.#graceTimer);
+    // Released by the grace, or earlier for a new stream's slot: h2ws's only NO_ERROR resets.
+    const resetAfterClose = this.#closeGrace !== undefined && this.client.resetCode?.() === H2ErrorCode.NO_ERROR;
     this.#resolveClosed({
       bytesToBackend: this.#toBackend.bytes,
       bytesToClient: this.#toClient.bytes,
@@ -186,6 +234,7 @@ export class Tunnel implements OpenTunnel {
       aborted: this.#aborted,
       closedByGateway: this.#closedByGateway,
       ...resetCodeOf(this.client),
+      ...(resetAfterClose && { resetAfterClose }),
     });
   }
 
@@ -207,6 +256,7 @@ export class Tunnel implements OpenTunnel {
     this.#closedByGateway = true;
     this.#toClient.closeWith(code, reason);
     this.#toBackend.closeWith(code, reason);
+    this.#closing();
     this.#graceTimer = setTimeout(() => {
       if (!this.#clientClosed) this.client.abort();
       if (!this.#backendClosed) this.backend.abort();

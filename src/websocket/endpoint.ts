@@ -13,7 +13,9 @@ export type WebSocketStreamHandler = (socket: WebSocketStream, request: Request)
 /** The part of ws's WebSocketServer that h2ws drives: a server created with `{ noServer: true }`. */
 export interface WebSocketServerLike {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- ws types the request as IncomingMessage; h2ws passes its rebuilt equivalent
+  /** Completes the handshake on a socket, as ws's `handleUpgrade` does. */
   handleUpgrade(request: any, socket: Duplex, head: Buffer, callback: (ws: WebSocket, request: any) => void): void;
+  /** Announces a new socket, as ws's `'connection'` event. */
   emit(event: 'connection', ws: WebSocket, request: unknown): boolean;
 }
 

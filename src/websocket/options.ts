@@ -24,5 +24,7 @@ export interface WebSocketOptions {
   readonly pingIntervalMs?: number;
 }
 
+/** The largest message an in-process socket accepts by default: 16 MiB (bigger: Close 1009). */
 export const DEFAULT_MAX_PAYLOAD = 16 * 1024 * 1024;
+/** The default keepalive interval of in-process sockets: 30 s. */
 export const DEFAULT_WEBSOCKET_PING_INTERVAL_MS = 30_000;

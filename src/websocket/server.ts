@@ -22,6 +22,7 @@ export type WebSocketServerOptions = Omit<ServerOptions, 'host' | 'port' | 'back
  * ```
  */
 export class WebSocketServer extends WsWebSocketServer {
+  /** Takes ws's options, minus the listener ones: h2ws does the listening. */
   constructor(options: WebSocketServerOptions = {}) {
     super({ maxPayload: DEFAULT_MAX_PAYLOAD, ...options, noServer: true });
   }

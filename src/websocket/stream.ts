@@ -5,13 +5,17 @@ export type WebSocketMessage = string | Uint8Array;
 
 /** How a WebSocket ended (RFC 6455 §7.1.5, §7.1.6). 1006 means no Close frame was received. */
 export interface WebSocketCloseInfo {
+  /** The close code (RFC 6455 §7.4). */
   readonly closeCode: number;
+  /** The close reason, possibly empty. */
   readonly reason: string;
 }
 
 /** What `close()` takes, as the WHATWG WebSocketStream does. */
 export interface WebSocketCloseOptions {
+  /** The close code to send; default 1000. */
   readonly closeCode?: number;
+  /** The close reason to send; default empty. */
   readonly reason?: string;
 }
 
@@ -37,13 +41,17 @@ export class WebSocketStream {
   readonly protocol: string;
   /** The extensions agreed in the handshake, or "". */
   readonly extensions: string;
+  /** The messages the peer sends. */
   readonly readable: ReadableStream<WebSocketMessage>;
+  /** Each chunk written goes out as one message: a string as text, bytes as binary. */
   readonly writable: WritableStream<WebSocketMessage | ArrayBuffer>;
+  /** Settles once the socket has closed; never rejects (an abnormal end gives 1006). */
   readonly closed: Promise<WebSocketCloseInfo>;
   /** Resolves at once: a server-side stream is handed over already open. */
   readonly opened: Promise<{ readonly readable: ReadableStream<WebSocketMessage>; readonly writable: WritableStream<WebSocketMessage | ArrayBuffer>; readonly protocol: string; readonly extensions: string }>;
   readonly #ws: WebSocket;
 
+  /** Wraps an open `ws` WebSocket; h2ws makes these, applications receive them. */
   constructor(ws: WebSocket, url: string, writeHighWater = 1024 * 1024) {
     this.#ws = ws;
     this.url = url;

@@ -1,16 +1,16 @@
 /**
  * The embedded default (what `npm start` runs, no routes): the demo page at "/" in headless
  * Chromium. Its sockets must ride the page's h2 connection, its chat must round-trip, and
- * the run saves the screenshot the README shows (docs/demo.png).
+ * the run saves a screenshot to SCREENSHOT_DIR (`npm run docs:screenshots` refreshes docs/demo.png).
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ChromiumHandle, type GatewayProcess, launchChromium, ROOT, startGateway, watchHandshakes } from './helpers.ts';
+import { type ChromiumHandle, type GatewayProcess, launchChromium, SCREENSHOT_DIR, startGateway, watchHandshakes } from './helpers.ts';
 
 const H2 = 'HTTP/2 extended CONNECT (RFC 8441)';
-const SCREENSHOT = path.join(ROOT, 'docs/demo.png');
+const SCREENSHOT = path.join(SCREENSHOT_DIR, 'demo.png');
 
 let gateway: GatewayProcess;
 let browser: ChromiumHandle;

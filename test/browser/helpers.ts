@@ -14,6 +14,12 @@ import { type GatewayProcess as SharedGateway, startGateway as startSharedGatewa
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const CHROMIUM = '/usr/bin/chromium';
+/**
+ * Where the browser tests save their screenshots: test/artifacts/ (ignored by git), so a test
+ * run leaves the tree clean. `npm run docs:screenshots` points it at docs/ to refresh the
+ * committed pictures.
+ */
+export const SCREENSHOT_DIR = path.resolve(ROOT, process.env.H2WS_SCREENSHOT_DIR ?? 'test/artifacts');
 
 // ---------------------------------------------------------------------------------------
 // The gateway, spawned exactly as users run it.
@@ -140,6 +146,8 @@ export async function startCountingProxy(targetPort: number): Promise<CountingPr
     accepted++;
     const upstream = net.connect(targetPort, '127.0.0.1');
     for (const s of [client, upstream]) {
+      // Relayed as they come: Nagle's algorithm would hold small frames back for an ACK.
+      s.setNoDelay(true);
       open.add(s);
       s.on('close', () => open.delete(s));
       s.on('error', () => {

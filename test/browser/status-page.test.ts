@@ -3,7 +3,7 @@
  * --self-signed. The page's own WebSocket (/status/ws) must ride the page's h2 connection
  * (RFC 8441), list the tunnels the test holds open (a node:http2 client, an HTTP/1.1 `ws`
  * client and a socket the page itself opens), and follow their traffic byte for byte. The
- * run saves the screenshot the README shows (docs/status.png).
+ * run saves a screenshot to SCREENSHOT_DIR (`npm run docs:screenshots` refreshes docs/status.png).
  */
 import { mkdirSync } from 'node:fs';
 import http2 from 'node:http2';
@@ -13,9 +13,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { clientFrame, connectH2, FrameSink, type H2Client, once, openTunnel } from '../helpers/h2-client.ts';
 import { tunnelRecords } from '../helpers/logs.ts';
-import { type Backend, type ChromiumHandle, type GatewayProcess, launchChromium, loadTestPage, ROOT, startBackend, startGateway, watchHandshakes } from './helpers.ts';
+import { type Backend, type ChromiumHandle, type GatewayProcess, launchChromium, loadTestPage, SCREENSHOT_DIR, startBackend, startGateway, watchHandshakes } from './helpers.ts';
 
-const SCREENSHOT = path.join(ROOT, 'docs/status.png');
+const SCREENSHOT = path.join(SCREENSHOT_DIR, 'status.png');
 
 let echo: Backend;
 let gateway: GatewayProcess;

@@ -7,9 +7,7 @@
  * descriptors and memory are read from /proc.
  */
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import http from 'node:http';
 import http2 from 'node:http2';
-import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
@@ -20,6 +18,7 @@ import { H1_CASES, H2_CASES, H2Err, PREFACE, seededBytes, TRUNCATED } from '../h
 import { type GatewayProcess, RUNTIMES, startGateway } from '../helpers/gateway-process.ts';
 import { clientFrame, connectH2, eventually, FrameSink, type H2Client, openTunnel } from '../helpers/h2-client.ts';
 import { logRecords } from '../helpers/logs.ts';
+import { metric, scrapeMetrics } from '../helpers/metrics.ts';
 import { type Frame, frame, FrameType, goaway, headerBlock, RawH2, rstCode } from '../helpers/raw-h2.ts';
 
 const H2 = http2.constants;
@@ -94,28 +93,7 @@ function adminUrl(gw: GatewayProcess): string {
  * a scrape is never one of the sessions it counts.
  */
 function scrape(gw: GatewayProcess): Promise<string> {
-  const url = `${adminUrl(gw)}metrics`;
-  const lib = url.startsWith('https') ? https : http;
-  return new Promise((resolve, reject) => {
-    const req = lib.get(url, { agent: false, rejectUnauthorized: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve(body));
-    });
-    req.on('error', reject);
-  });
-}
-
-/** The sum of a metric's samples whose labels include `match`. */
-function metric(text: string, name: string, match: Record<string, string> = {}): number {
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    const labels = Object.fromEntries([...line.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
-    if (Object.entries(match).every(([k, v]) => labels[k] === v)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return sum;
+  return scrapeMetrics(adminUrl(gw));
 }
 
 /** Scrapes until `ready` holds, and returns that scrape (the last one when time runs out). */

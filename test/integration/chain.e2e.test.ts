@@ -103,7 +103,7 @@ describe.each(RUNTIMES)('client → A → B → ws backend, gateways under %s', 
     const timeouts = { backendConnectMs: 2000, backendUpgradeMs: 2000, drainMs: 2000 };
     b = await startGateway(runtime, ['--listen', '127.0.0.1:0'], {
       routes: { '/echo': echo.url, '/raw': raw.url, '/forbidden': forbidden.url, '/refused': `ws://127.0.0.1:${refused}` },
-      // A is the proxy in front of B: B keeps A's forwarding fields (README "Forwarding headers").
+      // A is the proxy in front of B: B keeps A's forwarding fields (docs/operations.md, "Forwarding headers").
       trustedProxies: ['127.0.0.1'],
       timeouts,
     });

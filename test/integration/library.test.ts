@@ -52,7 +52,7 @@ describe('createGateway (library)', () => {
   });
 
   it('a bad field throws H2wsError naming it', async () => {
-    const attempt = createGateway({ listen: '127.0.0.1:0', routes: { '/x': 'http://not-ws' } });
+    const attempt = createGateway({ listen: '127.0.0.1:0', routes: { '/x': 'ftp://not-ws' } });
     await expect(attempt).rejects.toMatchObject({ code: ErrorCode.CONFIG, field: 'routes./x' });
     await expect(createGateway({ listen: '127.0.0.1:0' })).rejects.toBeInstanceOf(H2wsError);
     expect(() => parseConfigFile({ timeouts: { idleMs: -1 } })).toThrow(/timeouts\.idleMs/);

@@ -349,6 +349,21 @@ describe.each(RUNTIMES)('observability under %s', (runtime) => {
     expect(logRecords(gw.stderr()).find((r) => r.event === 'draining')).toMatchObject({ open_tunnels: 0, drain_ms: 2000 });
   });
 
+  it('/metrics ends with the standard process metrics, read from the gateway\'s own process', async () => {
+    const text = (await get(`${status.url}metrics`)).body;
+    const value = (name: string) => Number(samples(text, name)[0]?.split(' ')[1]);
+    expect(value('process_cpu_seconds_total')).toBeGreaterThan(0);
+    expect(value('process_cpu_seconds_total')).toBeCloseTo(value('process_cpu_user_seconds_total') + value('process_cpu_system_seconds_total'), 6);
+    expect(value('process_resident_memory_bytes')).toBeGreaterThan(1 << 20);
+    expect(value('process_start_time_seconds')).toBeLessThanOrEqual(Date.now() / 1000);
+    expect(value('process_start_time_seconds')).toBeGreaterThan(Date.now() / 1000 - 600);
+    expect(value('process_open_fds')).toBeGreaterThan(3);
+    expect(value('nodejs_heap_size_used_bytes')).toBeGreaterThan(0);
+    expect(value('nodejs_eventloop_lag_seconds')).toBeGreaterThanOrEqual(0);
+    expect(value('nodejs_eventloop_lag_max_seconds')).toBeGreaterThanOrEqual(0);
+    expect(text.indexOf('# TYPE h2ws_tunnels_open')).toBeLessThan(text.indexOf('# TYPE process_cpu_user_seconds_total counter'));
+  });
+
   it('--admin-listen: the endpoints move there, the main listener serves the app; /readyz is 503 "draining" during a drain', async () => {
     const gw = separate;
     const listening = logRecords(gw.stderr()).find((r) => r.event === 'listening') as LogRecord & { admin: string; url: string };

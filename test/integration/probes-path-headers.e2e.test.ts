@@ -1,7 +1,7 @@
 /**
  * Issue 15 items 1 and 4 on the wire, with `bin/h2ws.js` under Node, Deno and Bun in turn:
- * the path bypasses past routing and access rules (README "Request paths"), a repeated Host,
- * and forwarding fields a backend might trust (README "Forwarding headers"). Each test sends
+ * the path bypasses past routing and access rules (docs/operations.md, "Request paths"), a repeated Host,
+ * and forwarding fields a backend might trust (docs/operations.md, "Forwarding headers"). Each test sends
  * the offending input over h2 (RFC 8441) and HTTP/1.1 and asserts what the client gets and
  * what the backend sees, or that the backend saw nothing.
  */

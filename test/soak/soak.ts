@@ -116,7 +116,7 @@ export interface WaveOptions {
   /**
    * End each h2 connection by closing its socket (no GOAWAY) instead of session.close().
    * Deno 2.9's node:http2 aborts the process on a client GOAWAY after busy connections
-   * (README, "Runtime differences"), so the Deno soak drops connections the way vanished
+   * (bench/repro-deno-goaway-crash.mjs), so the Deno soak drops connections the way vanished
    * peers do; that path must not leak either.
    */
   readonly dropConnections?: boolean;
@@ -402,7 +402,7 @@ async function main(argv: readonly string[]): Promise<number> {
           h2Connections: 4,
           h1Tunnels: Math.floor(waveSize / 5),
           resetEvery: 5,
-          // Deno 2.9's node:http2 aborts on a client GOAWAY after busy connections (README).
+          // Deno 2.9's node:http2 aborts on a client GOAWAY after busy connections (bench/repro-deno-goaway-crash.mjs).
           dropConnections: runtime === 'deno',
           onWave: ({ wave, result: r, stats }) => {
             const label = wave < 0 ? 'warm-up' : `wave ${String(wave + 1).padStart(3)}`;

@@ -115,6 +115,18 @@ describe('parseArgs', () => {
     expect(configError(() => parseArgs([`${flag}=yes`]))).toEqual({ code: 'H2WS_ERR_CONFIG', field: flag, message: `${flag} takes no value` });
   });
 
+  test('a single-dash long flag is named as written, not by its first letter', () => {
+    expect(configError(() => parseArgs(['-listen', ':1']))).toEqual({ code: 'H2WS_ERR_CONFIG', field: '-listen', message: 'unknown flag -listen; run h2ws --help for the list' });
+  });
+
+  test('"--" is refused: h2ws takes no positional arguments', () => {
+    expect(configError(() => parseArgs(['--', '--listen'])).field).toBe('--');
+  });
+
+  test('short switches may be grouped', () => {
+    expect(parseArgs(['-hv'])).toEqual({ ...NO_ARGS, help: true, version: true });
+  });
+
   test.each(['chat', '=ws://h:1', '/chat='])('--route %j is not PREFIX=URL', (value) => {
     const e = configError(() => parseArgs(['--route', value]));
     expect(e.field).toBe('--route');
@@ -178,7 +190,7 @@ describe('resolveOptions: defaults', () => {
 
   test('DEFAULT_LIMITS and DEFAULT_TIMEOUTS are frozen, complete, and themselves a valid config', () => {
     expect(Object.keys(DEFAULT_LIMITS).sort()).toEqual(['maxBufferedBytesPerTunnel', 'maxHeaderListSize', 'maxStreamsPerConnection', 'maxTunnels']);
-    expect(Object.keys(DEFAULT_TIMEOUTS).sort()).toEqual(['backendConnectMs', 'backendUpgradeMs', 'drainMs', 'handshakeMs', 'idleMs', 'pingIntervalMs']);
+    expect(Object.keys(DEFAULT_TIMEOUTS).sort()).toEqual(['backendConnectMs', 'backendUpgradeMs', 'closeGraceMs', 'drainMs', 'handshakeMs', 'idleMs', 'pingIntervalMs', 'upstreamResponseMs']);
     expect(Object.isFrozen(DEFAULT_LIMITS) && Object.isFrozen(DEFAULT_TIMEOUTS)).toBe(true);
     expect(parseConfigFile({ limits: { ...DEFAULT_LIMITS }, timeouts: { ...DEFAULT_TIMEOUTS } }))
       .toEqual({ limits: { ...DEFAULT_LIMITS }, timeouts: { ...DEFAULT_TIMEOUTS } });
@@ -346,7 +358,7 @@ describe('parseConfigFile', () => {
       backend: 'ws://b:1',
       routes: { '/chat': 'ws://c:2' },
       limits: { maxTunnels: 10, maxStreamsPerConnection: 100, maxHeaderListSize: 4096, maxBufferedBytesPerTunnel: 65_536 },
-      timeouts: { handshakeMs: 1, backendConnectMs: 2, backendUpgradeMs: 3, idleMs: 0, drainMs: 0, pingIntervalMs: 0 },
+      timeouts: { handshakeMs: 1, backendConnectMs: 2, backendUpgradeMs: 3, idleMs: 0, drainMs: 0, closeGraceMs: 0, pingIntervalMs: 0 },
     };
     expect(parseConfigFile(full)).toEqual(full);
   });
@@ -377,6 +389,8 @@ describe('parseConfigFile', () => {
     ['limits.maxBufferedBytesPerTunnel', { limits: { maxBufferedBytesPerTunnel: 1024 } }],
     ['timeouts.idleMs', { timeouts: { idleMs: -1 } }],
     ['timeouts.handshakeMs', { timeouts: { handshakeMs: 0 } }],
+    ['timeouts.closeGraceMs', { timeouts: { closeGraceMs: -1 } }],
+    ['timeouts.closeGraceMs', { timeouts: { closeGraceMs: 120_000 } }],
   ])('a wrong type or value names %s', (field, json) => {
     const e = configError(() => parseConfigFile(json));
     expect(e.code).toBe('H2WS_ERR_CONFIG');

@@ -1,5 +1,5 @@
 /**
- * Headers a backend might trust (issue 15 item 4, README "Forwarding headers"): a client's
+ * Headers a backend might trust (issue 15 item 4, docs/operations.md "Forwarding headers"): a client's
  * X-Forwarded-For, Forwarded and X-Real-IP never reach the backend as sent, unless the client
  * is one of `trustedProxies`, whose fields are kept and extended with h2ws's hop.
  */

@@ -100,6 +100,33 @@ describe('FrameBoundary (RFC 6455 §5.2)', () => {
     expect(b.atBoundary).toBe(false);
   });
 
+  // RFC 6455 §7.1.1: the closing handshake is a Close frame each way; closeSeen marks one
+  // direction's half once the whole frame (header and payload) has passed.
+  test.each([false, true])('closeSeen: set once a whole Close frame has passed, at every split (masked: %s)', (masked) => {
+    const before = Buffer.concat([frame(10, masked, OP_TEXT), frame(4, masked, OP_PING)]);
+    const close = Buffer.from(closeFrame(1000, 'bye', masked));
+    const stream = Buffer.concat([before, close]);
+    const wrong: number[] = [];
+    for (let k = 0; k <= stream.length; k++) {
+      const b = new FrameBoundary();
+      b.push(stream.subarray(0, k));
+      if (b.closeSeen !== (k === stream.length)) wrong.push(k);
+      b.push(stream.subarray(k));
+      if (!b.closeSeen) wrong.push(-k);
+    }
+    expect(wrong).toEqual([]);
+  });
+
+  test('closeSeen: an empty Close frame (no status code) counts; data frames and pings never do', () => {
+    const empty = new FrameBoundary();
+    empty.push(Uint8Array.from([0x88, 0x00]));
+    expect(empty.closeSeen).toBe(true);
+    const other = new FrameBoundary();
+    // Payload bytes 0x88 inside data frames are not headers.
+    other.push(Buffer.concat([Sender.frame(Buffer.alloc(300, 0x88), { fin: true, opcode: OP_BINARY, mask: false, readOnly: false })[0]!, Buffer.alloc(300, 0x88), frame(3, true, OP_PING)]));
+    expect([other.closeSeen, other.atBoundary]).toEqual([false, true]);
+  });
+
   test('the RSV1 bit (permessage-deflate) does not change the framing', () => {
     const bytes = Buffer.concat(Sender.frame(Buffer.alloc(200, 1), { fin: true, opcode: OP_BINARY, mask: false, readOnly: false, rsv1: true }));
     const b = new FrameBoundary();

@@ -4,7 +4,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { GatewayMetrics } from '../../src/metrics/gateway-metrics.ts';
-import { addValues, mergeExpositions, monotonicOnly, parseExposition, total } from '../../src/metrics/aggregate.ts';
+import { addValues, mergeExpositions, monotonicOnly, parseExposition, total, labelProcessMetrics } from '../../src/metrics/aggregate.ts';
 
 describe('mergeExpositions', () => {
   test('two GatewayMetrics add up to what one would have counted', () => {
@@ -69,5 +69,16 @@ describe('addValues', () => {
     expect(addValues('-Inf', '1')).toBe('-Inf');
     expect(addValues('NaN', '1')).toBe('NaN');
     expect(addValues('1e3', '1')).toBe('1001');
+  });
+});
+
+describe('labelProcessMetrics', () => {
+  test('gives each worker its own process_* and nodejs_* series, so merging never sums start times or lags', () => {
+    const worker = (start: number) => `# HELP process_start_time_seconds Start.\n# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds ${start}\n# HELP nodejs_eventloop_lag_seconds Lag.\n# TYPE nodejs_eventloop_lag_seconds gauge\nnodejs_eventloop_lag_seconds{kind="x"} 0.5\n# HELP h2ws_tunnels_open Open.\n# TYPE h2ws_tunnels_open gauge\nh2ws_tunnels_open{route="/"} 2\n`;
+    const merged = mergeExpositions([labelProcessMetrics(worker(100), '1'), labelProcessMetrics(worker(200), '2')]);
+    expect(merged).toContain('process_start_time_seconds{worker="1"} 100\n');
+    expect(merged).toContain('process_start_time_seconds{worker="2"} 200\n');
+    expect(merged).toContain('nodejs_eventloop_lag_seconds{worker="1",kind="x"} 0.5\n');
+    expect(merged).toContain('h2ws_tunnels_open{route="/"} 4\n');
   });
 });

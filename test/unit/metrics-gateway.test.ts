@@ -13,6 +13,8 @@ const EMPTY = [
   '# TYPE h2ws_tunnel_bytes_total counter',
   '# HELP h2ws_tunnel_duration_seconds How long tunnels stayed open.',
   '# TYPE h2ws_tunnel_duration_seconds histogram',
+  '# HELP h2ws_tunnel_resets_after_close_total Tunnels closed cleanly whose HTTP/2 client sent no END_STREAM after the WebSocket closing handshake; h2ws ended the stream with RST_STREAM NO_ERROR after timeouts.closeGraceMs (RFC 9113 §8.1).',
+  '# TYPE h2ws_tunnel_resets_after_close_total counter',
   '# HELP h2ws_resets_total HTTP/2 RST_STREAM frames, by error code (RFC 9113 §7) and side.',
   '# TYPE h2ws_resets_total counter',
   '# HELP h2ws_goaways_total HTTP/2 GOAWAY frames, by error code (RFC 9113 §7) and side.',
@@ -150,8 +152,20 @@ test('seeded routes show every outcome, transport and direction at zero', () => 
     'h2ws_tunnel_bytes_total{route="/chat",direction="to_backend"} 0',
     'h2ws_tunnel_bytes_total{route="/chat",direction="to_client"} 0',
   ]);
+  expect(samples(text, 'h2ws_tunnel_resets_after_close_total')).toEqual(['h2ws_tunnel_resets_after_close_total{route="/chat"} 0']);
   m.handshake('/chat', 'h1', 'forbidden');
   expect(m.render()).toContain('h2ws_tunnels_total{route="/chat",transport="h1",outcome="forbidden"} 1\n');
+});
+
+test('a tunnel released after its closing handshake (RST_STREAM NO_ERROR) is counted per route', () => {
+  const m = new GatewayMetrics({ routes: ['/chat'] });
+  m.tunnelOpened('/chat', 'h2');
+  m.tunnelOpened('/chat', 'h2');
+  m.tunnelClosed('/chat', 'h2', { bytesToBackend: 8, bytesToClient: 4, durationMs: 260, resetAfterClose: true });
+  m.tunnelClosed('/chat', 'h2', { bytesToBackend: 8, bytesToClient: 4, durationMs: 3 });
+  const text = m.render();
+  expect(samples(text, 'h2ws_tunnel_resets_after_close_total')).toEqual(['h2ws_tunnel_resets_after_close_total{route="/chat"} 1']);
+  expect(samples(text, 'h2ws_tunnels_open')[0]).toBe('h2ws_tunnels_open{route="/chat",transport="h2"} 0');
 });
 
 test('OUTCOMES lists every outcome once', () => {

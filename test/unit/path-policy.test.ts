@@ -1,5 +1,5 @@
 /**
- * The request-path policy (handshake/path.ts, README "Request paths"): RFC 3986 §5.2.4
+ * The request-path policy (handshake/path.ts, docs/operations.md "Request paths"): RFC 3986 §5.2.4
  * dot-segment removal, §6.2.2 normalization of unreserved percent-encoding, merged slashes,
  * and 400 for what cannot be normalized safely. Issue 15 item 1: routing and access rules
  * saw the raw path.

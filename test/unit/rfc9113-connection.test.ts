@@ -678,6 +678,37 @@ describe('RFC 9113 §6.10 CONTINUATION and §10.5.1 field block limits', () => {
     expect(b.send(b.headers(5, GET(), true))).toEqual([]);
     expect(b.streams.map((r) => r.stream.id)).toEqual([1, 5]);
   });
+
+  // A peer that forgets a stream once it has the whole response (Firefox after a WebSocket's
+  // closing handshake) opens its next one at once; h2ws's owner yielded that stream's slot.
+  test('§5.1.2 §8.1 at the limit, a stream that yielded its slot is ended with RST_STREAM NO_ERROR and the new stream taken', () => {
+    const b = server({ settings: { maxConcurrentStreams: 2, enableConnectProtocol: true } });
+    b.send(b.headers(1, CONNECT_WS()), b.headers(3, CONNECT_WS()));
+    const first = b.stream(1).stream;
+    first.respond({ ':status': 200 });
+    first.end(new Uint8Array([0x88, 0x00]));
+    expect(describeFrames(b.take())).toEqual(['HEADERS(1)', 'DATA(1, 2, END_STREAM)']);
+    first.yieldSlot();
+    // The newcomer is taken; the yielded stream goes, as a clean-looking local NO_ERROR reset.
+    expect(describeFrames(b.send(b.headers(5, CONNECT_WS())))).toEqual(['RST_STREAM(1, NO_ERROR)']);
+    expect(b.stream(1).close).toEqual({ code: NO_ERROR, by: 'local', unprocessed: false });
+    expect(b.streams.map((r) => r.stream.id)).toEqual([1, 3, 5]);
+    // Nothing else has yielded: the next one is refused as usual, and nothing else is touched.
+    expect(describeFrames(b.send(b.headers(7, CONNECT_WS())))).toEqual(['RST_STREAM(7, REFUSED_STREAM)']);
+    expect([b.stream(3).close, b.stream(5).close, b.goawaysSent]).toEqual([undefined, undefined, []]);
+  });
+
+  test('§5.1.2 a yielded stream whose END_STREAM still waits for window keeps its slot: its response is never cut', () => {
+    const b = server({ settings: { maxConcurrentStreams: 1, enableConnectProtocol: true }, peerSettings: [[SettingId.INITIAL_WINDOW_SIZE, 4]] });
+    b.send(b.headers(1, CONNECT_WS()));
+    const { stream } = b.stream(1);
+    stream.respond({ ':status': 200 });
+    stream.end(new Uint8Array(10));
+    expect(describeFrames(b.take())).toEqual(['HEADERS(1)', 'DATA(1, 4)']);
+    stream.yieldSlot();
+    expect(describeFrames(b.send(b.headers(3, CONNECT_WS())))).toEqual(['RST_STREAM(3, REFUSED_STREAM)']);
+    expect(b.stream(1).close).toBeUndefined();
+  });
 });
 
 describe('RFC 9113 §8.1.1 content-length', () => {
