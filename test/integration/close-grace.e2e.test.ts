@@ -298,7 +298,10 @@ describe.each(RUNTIMES)('closing handshake without the client END_STREAM under %
       expect(await open(wire, 11, '/b/live/11')).toBe('200');
       expect(await open(wire, 13, '/b/live/13')).toBe('200');
       expect(await open(wire, 15, '/b/live/15')).toBe('RST_STREAM REFUSED_STREAM');
-      expect(wire.errors()).toEqual(['RST_STREAM(9, REFUSED_STREAM)', 'RST_STREAM(1, NO_ERROR)', 'RST_STREAM(3, NO_ERROR)', 'RST_STREAM(15, REFUSED_STREAM)']);
+      // Which of 1 and 3 finished its closing handshake first depends on its backend, so the
+      // two releases may come in either order.
+      const errors = wire.errors();
+      expect([errors[0], [...errors.slice(1, 3)].sort(), errors[3], errors.length]).toEqual(['RST_STREAM(9, REFUSED_STREAM)', ['RST_STREAM(1, NO_ERROR)', 'RST_STREAM(3, NO_ERROR)'], 'RST_STREAM(15, REFUSED_STREAM)', 4]);
       expect(wire.closed).toBe(false);
       for (const id of [1, 3]) await recordsWithin(limited, { path: `/b/live/${id}`, end: 'clean', reset_after_close: true }, 1, Date.now(), 5000);
       expect(tunnelRecords(limited.stderr()).filter((r) => r.outcome === 'ok' && r.end !== 'clean')).toEqual([]);
