@@ -7,6 +7,7 @@ import { ErrorCode, H2wsError } from '../errors.ts';
 import { parseBackendUrl } from '../routing/route-table.ts';
 import { cpuCount } from '../runtime/workers.ts';
 import { checkCertificatePair } from '../server/tls-credentials.ts';
+import { StaticFiles } from '../server/static-files.ts';
 
 /** Reads a file the command line or config names; the error names the field. */
 export function readText(path: string, field: string): string {
@@ -57,13 +58,20 @@ export function withDemo(options: GatewayOptions, demoUrl: string): GatewayOptio
  * `h2ws --check-config FILE`: reads FILE (with any other flags given) as a start would, starts
  * nothing, and exits 0 when it is good, 2 with one line naming the field when it is not.
  */
-export function checkConfig(args: CliArgs): number {
+export async function checkConfig(args: CliArgs): Promise<number> {
   const path = args.checkConfig!;
   try {
     const { resolved, workers } = loadConfig({ ...args, config: path });
     const { options } = resolved;
+    const httpRoutes = options.httpRoutes ?? [];
+    // The static directories are opened as the gateway opens them at start-up, so a config
+    // that passes here does not fail there.
+    for (const route of httpRoutes) {
+      if (route.static !== undefined) await StaticFiles.open(route.static, route.prefix === '/' ? 'static' : `routes.${route.prefix}.static`);
+    }
     const tls = options.tls === undefined ? 'cleartext' : 'selfSigned' in options.tls ? 'TLS, self-signed' : 'TLS';
-    const routes = resolved.embedded ? 'no backend: the embedded demo' : `${options.routes.length} route${options.routes.length === 1 ? '' : 's'}`;
+    const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+    const routes = resolved.embedded ? 'no backend: the embedded demo' : `${plural(options.routes.length, 'route')}, ${plural(httpRoutes.length, 'HTTP route')}`;
     process.stdout.write(`h2ws: ${path} is valid (${routes}; ${tls}; ${workers} worker${workers === 1 ? '' : 's'})\n`);
     return 0;
   } catch (err) {

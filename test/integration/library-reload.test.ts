@@ -93,7 +93,7 @@ describe('Gateway.reload (library)', () => {
     const gateway = await serve({ listen: '127.0.0.1:0', tls: { cert: first.cert, key: first.private }, routes: { '/a': a.url }, log: (line) => records.push(line) });
     const client = await connectH2(gateway.url);
     try {
-      const bad = await gateway.reload({ listen: '127.0.0.1:0', routes: { '/a': 'http://not-a-websocket' } });
+      const bad = await gateway.reload({ listen: '127.0.0.1:0', routes: { '/a': 'ftp://not-a-websocket' } });
       expect(bad.ok).toBe(false);
       expect(!bad.ok && bad.error).toBeInstanceOf(H2wsError);
       expect(!bad.ok && { code: bad.error.code, field: bad.error.field }).toEqual({ code: ErrorCode.CONFIG, field: 'routes./a' });
