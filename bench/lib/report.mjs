@@ -160,7 +160,7 @@ function markdown(run, agg, mem, checks, out, multicoreLines) {
   L.push(`- **Command:** \`${run.command}\` (from the repository root, after \`npm run build\`)`);
   L.push(`- **Date:** ${run.date}`);
   L.push(`- **Machine:** ${m.nproc} CPUs (\`nproc\`), ${m.cpu}, ${m.memoryGiB} GiB RAM, ${m.kernel}${m.os ? `, ${m.os}` : ''}; open-files hard limit ${m.nofile}`);
-  L.push(`- **Versions:** h2ws ${m.h2ws}; ${Object.entries(m.versions).map(([, v]) => v).join('; ')}`);
+  L.push(`- **Versions:** h2ws ${m.h2ws}; ${[...new Set(Object.values(m.versions))].join('; ')}`);
   L.push(`- **Load generator:** ${m.loadGenerator}, in one process on the same machine; **backend:** ${m.backend}, its own process.`);
   L.push(`- **Method:** ${config.reps} repetitions; in each, every scenario runs on every target in turn (A B C … A B C …), ${config.warmup} s warm-up then ${config.seconds} s measured. Medians of the repetitions are shown; "spread" is (max − min) / median of the repetitions. Closed loop: each tunnel keeps its messages in flight and sends the next one when an echo arrives; every echo is checked byte for byte (length, tunnel id, sequence number, filler), and a lost, reordered or corrupt message fails the run. Latency is the round trip of one message, client write to echo parsed, over loopback.`);
   const dist = run.disturbed ?? [];
