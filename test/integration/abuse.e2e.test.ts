@@ -483,7 +483,7 @@ describe.each(RUNTIMES)('abuse resistance under %s', (runtime) => {
 
   it('oversized and over-many header fields: RST_STREAM ENHANCE_YOUR_CALM on h2 (the connection lives on), 431 on HTTP/1.1', async () => {
     // Guards limits.maxHeaderListSize: createH2Server's maxHeaderListSize (h2) and the h1
-    // server's maxHeaderSize plus the 431 in its clientError handler (src/server/gateway.ts).
+    // server's maxHeaderSize plus the 431 in its clientError handler (src/server/h1-server.ts).
     // With the default of 64 KiB every request here would be accepted.
     const rssBefore = rssBytes(main);
     const big: Array<[string, string]> = [['x-big', 'b'.repeat(8000)]];
@@ -523,7 +523,7 @@ describe.each(RUNTIMES)('abuse resistance under %s', (runtime) => {
   it('a corpus of malformed bytes on ~350 parallel connections: exact errors, every connection reclaimed, fds back to baseline', async () => {
     // Guards PING liveness (keepAlive in src/h2/server.ts: Node keeps a connection open after
     // its GOAWAY, and a cut-off frame waits forever), the first-bytes deadline (sniff in
-    // src/server/listener.ts), the HTTP/1.1 head deadline (gateway.ts) and the TLS
+    // src/server/listener.ts), the HTTP/1.1 head deadline (h1-server.ts) and the TLS
     // handshakeTimeout (listener.ts): without any one of them some of these connections are
     // never closed, and the fd count does not come back.
     await scrapeUntil(main, settled);
@@ -607,7 +607,7 @@ describe.each(RUNTIMES)('abuse resistance under %s', (runtime) => {
 
   it('thousands of malformed handshakes: each gets its design-table answer, counted exactly as rejected; nothing is left open', async () => {
     // Guards validateExtendedConnect/validateH1Upgrade and their reporting in
-    // src/server/gateway.ts (#onStream, #onUpgrade): a miscount, a leaked handshake slot or
+    // src/server/handshake-dispatch.ts (extendedConnect, upgrade): a miscount, a leaked handshake slot or
     // a socket left open shows up below.
     const before = await scrapeUntil(main, settled);
     const fdsBefore = fdCount(main);
